@@ -1,0 +1,1 @@
+"""Scripts that write the nbgrader source notebooks (``python -m assignments.authoring.<name>``) and their cell builders."""

@@ -1,0 +1,189 @@
+"""Builders for the nbgrader source notebooks: one small function per kind of cell.
+
+Every notebook of the course is written by a script in this folder (``convolution.py``, ``layers.py``, ...) as a
+list of cells made here, so the four notebooks share one layout:
+
+* ``markdown(text)``: teaching text (dedented, so it can be written as an indented triple-quoted string).
+* ``setup_cell(source)``: imports and provided code the student's functions need; locked, and part of what the
+  loader (``convkit_check.notebook_source``) executes.
+* ``picture_helpers()`` + ``demo_code(source)``: teaching and plotting cells, tagged ``convkit-demo`` so the loader and
+  the grader skip them. Demo code calls only the student's functions; wrap it in ``@picture`` so a stub prints
+  "implement X above to see this picture" instead of a traceback.
+* ``solution_cell(name, header, solution)``: the student's function: ``header`` is the signature, the docstring
+  (shape contract) and the input checks, ``solution`` the body that nbgrader replaces with a stub. The checks stay
+  outside the solution region, so the released stub still validates its input.
+* ``test_cell(function, points)``: the visible, locked nbgrader grade cell that runs ``check("fn", fn)``.
+
+``write_notebook`` gives every cell a stable id (so regenerating an unchanged notebook gives the same file), and
+``solution_sources`` / ``fill_solutions`` let tests put the solutions back into a released notebook.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "BEGIN",
+    "END",
+    "DEMO_TAG",
+    "STUB_PICTURE",
+    "markdown",
+    "setup_cell",
+    "picture_helpers",
+    "demo_code",
+    "solution_cell",
+    "test_cell",
+    "notebook",
+    "write_notebook",
+    "solution_sources",
+    "solution_region_lines",
+    "fill_solutions",
+]
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+DEMO_TAG = "convkit-demo"
+# Printed by a demo cell whose picture needs a function that is still a stub.
+STUB_PICTURE = "implement {name} above to see this picture"
+_SCHEMA = 3
+_INDENT = "    "
+
+
+def _clean(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+def _nbgrader(grade_id: str, *, grade=False, solution=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": _SCHEMA,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def markdown(text: str) -> nbformat.NotebookNode:
+    """A teaching cell; ``text`` may be indented (it is dedented)."""
+    return nbformat.v4.new_markdown_cell(_clean(text))
+
+
+def setup_cell(source: str, grade_id: str = "setup") -> nbformat.NotebookNode:
+    """Provided code (imports, constants, helpers) that the student's functions need; locked by nbgrader."""
+    cell = nbformat.v4.new_code_cell(_clean(source))
+    cell.metadata["nbgrader"] = _nbgrader(grade_id, locked=True)
+    return cell
+
+
+def demo_code(source: str) -> nbformat.NotebookNode:
+    """A teaching/plotting cell, skipped by the loader and the grader (tag ``convkit-demo``)."""
+    cell = nbformat.v4.new_code_cell(_clean(source))
+    cell.metadata["tags"] = [DEMO_TAG]
+    return cell
+
+
+def picture_helpers() -> nbformat.NotebookNode:
+    """The demo cell that defines ``@picture`` (run a drawing now; explain a stub instead of a traceback)."""
+    return demo_code(f'''
+        # Teaching helpers: pictures only, never graded.
+        import matplotlib.pyplot as plt
+
+
+        def picture(draw):
+            """Run ``draw()`` now; if a function it needs is still a stub, say which one instead of failing."""
+            try:
+                draw()
+            except NotImplementedError as exc:
+                tb = exc.__traceback__
+                while tb.tb_next is not None:
+                    tb = tb.tb_next
+                plt.close("all")
+                print({STUB_PICTURE!r}.format(name=tb.tb_frame.f_code.co_name))
+            return draw
+        ''')
+
+
+def solution_cell(name: str, header: str, solution: str) -> nbformat.NotebookNode:
+    """The cell of student function ``name``: ``header`` (def line, docstring, input checks) then the solution region.
+
+    ``solution`` is the function body after the checks, written unindented; it becomes the region between
+    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` that nbgrader replaces with ``raise NotImplementedError()``.
+    """
+    header, solution = _clean(header), _clean(solution)
+    if f"def {name}(" not in header:
+        raise ValueError(f"header of solution cell {name!r} must define {name}(...)")
+    body = textwrap.indent(solution, _INDENT)
+    source = f"{header}\n{_INDENT}{BEGIN}\n{body}\n{_INDENT}{END}"
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = _nbgrader(f"{name}_solution", solution=True)
+    return cell
+
+
+def test_cell(function: str, points: float) -> nbformat.NotebookNode:
+    """The visible grade cell of ``function``: runs its public cases; ``points`` is its total over all cases."""
+    source = (f"# Checks {function} on its public cases; the grader also runs hidden cases.\n"
+              f"from convkit_check import check\n"
+              f"check({function!r}, {function})")
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = _nbgrader(f"{function}_check", grade=True, locked=True, points=float(points))
+    return cell
+
+
+def notebook(cells: list, title: str) -> nbformat.NotebookNode:
+    """A notebook on the ``python3`` kernel, with stable cell ids derived from the order and the grade ids."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["title"] = title
+    for index, cell in enumerate(cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        cell["id"] = grade_id.replace("_", "-") if grade_id else f"cell-{index:03d}"
+    nb.cells = list(cells)
+    nbformat.validate(nb)
+    return nb
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: str | Path) -> Path:
+    """Write ``nb`` to ``path`` (folders created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _read(nb_or_path) -> nbformat.NotebookNode:
+    if isinstance(nb_or_path, (str, Path)):
+        return nbformat.read(str(nb_or_path), as_version=4)
+    return nb_or_path
+
+
+def solution_sources(nb_or_path) -> dict[str, str]:
+    """``{grade_id: source}`` of every nbgrader solution cell of a notebook."""
+    nb = _read(nb_or_path)
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def solution_region_lines(nb_or_path) -> list[str]:
+    """The stripped lines inside every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region of a notebook."""
+    lines, inside = [], False
+    for source in solution_sources(nb_or_path).values():
+        for line in source.splitlines():
+            if BEGIN in line:
+                inside = True
+            elif END in line:
+                inside = False
+            elif inside and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+def fill_solutions(released, source) -> nbformat.NotebookNode:
+    """A copy of the released notebook with each solution cell's code taken back from the source notebook."""
+    released = nbformat.from_dict(_read(released))
+    solutions = solution_sources(source)
+    for cell in released.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solutions[grade_id]
+    return released
