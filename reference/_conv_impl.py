@@ -1,0 +1,135 @@
+"""Compute kernels behind :mod:`reference.conv`: im2col + one GEMM, and the FFT route for large stride-1 layers.
+
+Nothing here checks its input: the public functions in :mod:`reference.conv` do, then call these with
+already-padded float arrays. Shape letters follow the glossary in :mod:`reference._checks`; ``P = H' * W'``.
+
+Why two algorithms (measured on the project's 2-core AVX-512 machine, 1 thread, see the helper report):
+
+* **im2col + GEMM** gathers every receptive field into a column matrix ``cols`` of shape ``(C*KH*KW, N*P)`` and
+  multiplies it by the filters seen as ``(F, C*KH*KW)``. The columns are filled by a loop over the ``KH*KW``
+  kernel offsets, each a single strided copy of all images and channels at once: that beats
+  ``sliding_window_view(...).copy()`` by 1.3-1.5x because every copy moves long contiguous runs.
+  The channel-major layout ``(C, KH, KW, N, H', W')`` lets one large GEMM serve the whole batch (OpenBLAS is
+  more efficient on one big product than on N small ones) and gives ``dw`` as a single GEMM over ``N*P``.
+* **FFT** (convolution theorem) costs ``O(Hp*Wp*log)`` per image-channel plus one small complex matrix product per
+  frequency, independent of the kernel area. For stride 1 with many channels and a 5x5 kernel it needs ~4x fewer
+  flops than the GEMM; for 1 input channel or small kernels the transforms dominate and im2col wins.
+  :func:`use_fft` picks by an operation count.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = []  # private module: the public API is reference.conv
+
+# FFT wins when its operation count is below this fraction of the GEMM's; the constant absorbs that a complex
+# matrix product and a strided FFT both run several times below GEMM throughput (calibrated on the benchmark shapes).
+_FFT_ADVANTAGE = 0.35
+
+
+def pad_hw(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``x`` (..., H, W) with zeros added around its last two axes (a fresh array, even for zero padding)."""
+    *lead, h, w = x.shape
+    out = np.zeros((*lead, h + top + bottom, w + left + right), dtype=x.dtype)
+    out[..., top:top + h, left:left + w] = x
+    return out
+
+
+def im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
+    """Padded ``xp`` (N, C, Hp, Wp) -> ``cols`` (C, KH, KW, N, H', W'): ``cols[c, i, j, n, y, x]`` is
+    ``xp[n, c, y*SH + i, x*SW + j]``, the input under kernel tap (i, j) for output pixel (y, x)."""
+    n, c = xp.shape[:2]
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
+    xt = xp.transpose(1, 0, 2, 3)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xt[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]
+    return cols
+
+
+def col2im(dcols: np.ndarray, xp_shape: tuple, sh: int, sw: int) -> np.ndarray:
+    """Adjoint of :func:`im2col`: ``dcols`` (C, KH, KW, N, H', W') summed back into a padded ``(N, C, Hp, Wp)``.
+
+    One strided ``+=`` per kernel tap: inside a tap the output pixels hit distinct input pixels, so no index
+    repeats and plain slicing is exact (``np.add.at`` would be needed only for repeated indices, and is ~10x slower).
+    """
+    c, kh, kw, n, ho, wo = dcols.shape
+    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+    dxt = dxp.transpose(1, 0, 2, 3)
+    for i in range(kh):
+        for j in range(kw):
+            dxt[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, i, j]
+    return dxp
+
+
+def use_fft(n: int, c: int, f: int, hp: int, wp: int, kh: int, kw: int, ho: int, wo: int, stride) -> bool:
+    """Whether the FFT route needs clearly fewer operations than im2col + GEMM for this layer."""
+    if stride != (1, 1):
+        return False
+    gemm = 2.0 * n * f * c * kh * kw * ho * wo
+    q = hp * (wp // 2 + 1)
+    products = 8.0 * q * n * c * f                       # complex multiply-add = 8 real flops
+    transforms = 5.0 * (n * c + n * f) * hp * wp * math.log2(hp * wp)
+    return products + transforms < _FFT_ADVANTAGE * gemm
+
+
+def _spectra(a: np.ndarray, hp: int, wp: int) -> np.ndarray:
+    """(A, B, h, w) real -> (Q, A, B) spectra, zero-extended to (hp, wp); Q = hp * (wp // 2 + 1) frequencies first,
+    so each frequency's (A, B) matrix is contiguous for the per-frequency products."""
+    spec = np.fft.rfft2(a, s=(hp, wp))
+    return spec.reshape(a.shape[0], a.shape[1], -1).transpose(2, 0, 1)
+
+
+def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int) -> np.ndarray:
+    """Inverse of :func:`_spectra`: (Q, A, B) -> real (A, B, hp, wp)."""
+    return np.fft.irfft2(spec.transpose(1, 2, 0).reshape(a, b, hp, -1), s=(hp, wp))
+
+
+def forward_fft(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> np.ndarray:
+    """Stride-1 cross-correlation of padded ``xp`` (N, C, Hp, Wp) with ``w`` (F, C, KH, KW) -> (N, F, H', W').
+
+    Correlation theorem: ``corr(x, w) = irfft(X * conj(W))``. Outputs ``y < H'`` read ``xp`` only up to row
+    ``H' - 1 + KH - 1 = Hp - 1``, so the circular wrap-around never reaches them: no extra padding is needed.
+    """
+    n, c, hp, wp = xp.shape
+    f = w.shape[0]
+    y = np.matmul(_spectra(xp, hp, wp), _spectra(w, hp, wp).conj().transpose(0, 2, 1))   # (Q, N, F)
+    return _to_space(y, n, f, hp, wp)[:, :, :ho, :wo].astype(xp.dtype, copy=False)
+
+
+def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stride-1 gradients ``(dxp, dw)`` by the FFT: ``dxp`` (N, C, Hp, Wp) is the full convolution of ``dout`` with
+    ``w``, ``dw`` the correlation of ``xp`` with ``dout``; neither wraps around, as in :func:`forward_fft`."""
+    n, c, hp, wp = xp.shape
+    f, _, kh, kw = w.shape
+    g = _spectra(dout, hp, wp)                                               # (Q, N, F)
+    dx = np.matmul(g, _spectra(w, hp, wp))                                   # (Q, N, C)
+    dw = np.matmul(g.conj().transpose(0, 2, 1), _spectra(xp, hp, wp))        # (Q, F, C)
+    dxp = _to_space(dx, n, c, hp, wp).astype(xp.dtype, copy=False)
+    dw = _to_space(dw, f, c, hp, wp)[:, :, :kh, :kw].astype(xp.dtype)
+    return dxp, dw
+
+
+def forward_gemm(xp: np.ndarray, w: np.ndarray, b: np.ndarray, stride, ho: int, wo: int) -> np.ndarray:
+    """Cross-correlation of padded ``xp`` with ``w`` plus ``b`` by im2col + one GEMM -> (N, F, H', W')."""
+    n = xp.shape[0]
+    f, c, kh, kw = w.shape
+    cols = im2col(xp, kh, kw, stride[0], stride[1], ho, wo).reshape(c * kh * kw, n * ho * wo)
+    out_fn = (w.reshape(f, -1) @ cols).reshape(f, n, ho, wo)
+    # The GEMM lands in (F, N, H', W'); the bias add doubles as the copy into NCHW, one pass over the output.
+    out = np.empty((n, f, ho, wo), dtype=out_fn.dtype)
+    np.add(out_fn.transpose(1, 0, 2, 3), b[:, None, None], out=out)
+    return out
+
+
+def backward_gemm(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients ``(dxp, dw)`` of the im2col forward: ``dw = dout @ cols.T``, ``dcols = w.T @ dout``, then col2im."""
+    f, c, kh, kw = w.shape
+    n, _, ho, wo = dout.shape
+    cols = im2col(xp, kh, kw, stride[0], stride[1], ho, wo).reshape(c * kh * kw, n * ho * wo)
+    dout_fn = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, n * ho * wo)
+    dw = (dout_fn @ cols.T).reshape(w.shape)
+    dcols = (w.reshape(f, -1).T @ dout_fn).reshape(c, kh, kw, n, ho, wo)
+    return col2im(dcols, xp.shape, stride[0], stride[1]), dw

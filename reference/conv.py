@@ -1,0 +1,229 @@
+"""Convolution: zero padding, output size, single-channel correlation/convolution, the batched conv layer and its
+gradients. Reference solutions of assignment 1 (``convolution``) and of ``conv2d_backward`` in assignment 3.
+
+Shape letters: see the glossary in :mod:`reference._checks` (N, C, H, W, F, KH, KW, H', W', SH, SW, PH, PW).
+Like PyTorch, the layers compute **cross-correlation** (the kernel is not flipped); :func:`convolve2d` is the
+textbook convolution, the kernel flipped in both axes first.
+
+dtype rule: the result is float32 only when every float input is float32; float64 if any input is float64;
+integer and bool inputs compute in float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reference import _conv_impl as _impl
+from reference._checks import as_float_array, pair, positive_int, same_float_dtype
+
+__all__ = [
+    "PAD_MODES",
+    "zero_pad",
+    "output_size",
+    "correlate2d",
+    "convolve2d",
+    "conv2d_forward",
+    "conv2d_backward",
+]
+
+PAD_MODES = ("valid", "same", "full")
+"""String paddings accepted by :func:`correlate2d` and :func:`convolve2d`."""
+
+
+def zero_pad(x, pad):
+    """Add zeros on both sides of the last two axes.
+
+    Inputs:
+    - x: array of shape (..., H, W), at least 2 dimensions (an image (H, W), a batch (N, C, H, W), ...)
+    - pad: int P or pair (PH, PW) >= 0: rows added at top and bottom, columns at left and right
+
+    Returns:
+    - xp: array of shape (..., H + 2*PH, W + 2*PW), same dtype as x, x in the middle
+    """
+    x = np.asarray(x) if isinstance(x, (list, tuple)) else x
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a NumPy array, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions (..., H, W), got shape {x.shape}")
+    ph, pw = pair(pad, "pad", allow_zero=True)
+    return _impl.pad_hw(x, ph, ph, pw, pw)
+
+
+def output_size(n, k, stride=1, pad=0):
+    """Length of the output along one axis: ``(n + 2*pad - k) // stride + 1``.
+
+    Inputs:
+    - n: input length (H or W), int > 0
+    - k: kernel length (KH or KW), int > 0
+    - stride: step between windows (SH or SW), int > 0
+    - pad: zeros added on each side (PH or PW), int >= 0
+
+    Returns:
+    - the output length (H' or W'), an int >= 1; ValueError when the kernel does not fit the padded input
+    """
+    n = positive_int(n, "n")
+    k = positive_int(k, "k")
+    stride = positive_int(stride, "stride")
+    pad = positive_int(pad, "pad", allow_zero=True)
+    if k > n + 2 * pad:
+        raise ValueError(f"kernel of size k={k} does not fit input of size n={n} with pad={pad} (n + 2*pad = {n + 2 * pad})")
+    return (n + 2 * pad - k) // stride + 1
+
+
+def _layer_geometry(x_shape, w_shape, stride, pad, x_name="x", w_name="w"):
+    """Check stride/pad, and that the (KH, KW) kernel fits the (H, W) input; return ((SH, SW), (PH, PW), H', W')."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(pad, "pad", allow_zero=True)
+    (h, wd), (kh, kw) = x_shape[-2:], w_shape[-2:]
+    if kh > h + 2 * ph or kw > wd + 2 * pw:
+        raise ValueError(
+            f"kernel {w_name} of shape {tuple(w_shape)} (KH, KW = {kh}, {kw}) does not fit {x_name} of shape "
+            f"{tuple(x_shape)} padded by (PH, PW) = ({ph}, {pw})")
+    return (sh, sw), (ph, pw), (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+
+
+def _string_pad(mode: str, kh: int, kw: int, stride) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) zeros for a padding mode.
+
+    ``"same"`` keeps H x W at stride 1. An odd kernel pads (K-1)//2 on each side; an even kernel cannot be centred,
+    and, like ``torch.nn.functional.conv2d(padding="same")``, puts the extra zero at the bottom/right.
+    """
+    if mode == "valid":
+        return 0, 0, 0, 0
+    if mode == "full":
+        return kh - 1, kh - 1, kw - 1, kw - 1
+    if stride != (1, 1):
+        raise ValueError(f"pad='same' needs stride 1, got stride {stride}")
+    return (kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2
+
+
+def correlate2d(image, kernel, stride=1, pad=0):
+    """Single-channel cross-correlation: slide the kernel, multiply and sum (no flip).
+
+    ``out[y, x] = sum_{i, j} image_padded[y*SH + i, x*SW + j] * kernel[i, j]``
+
+    Inputs:
+    - image: array of shape (H, W)
+    - kernel: array of shape (KH, KW)
+    - stride: int or pair (SH, SW) > 0
+    - pad: int or pair (PH, PW) >= 0, or "valid" (no padding), "same" (output H x W; stride 1 only; an even
+      kernel gets its extra zero row/column at the bottom/right, like PyTorch) or "full" (KH-1, KW-1 on each side)
+
+    Returns:
+    - out: array of shape (H', W')
+    """
+    image = as_float_array(image, "image", 2, "(H, W)")
+    kernel = as_float_array(kernel, "kernel", 2, "(KH, KW)")
+    dtype = same_float_dtype(image, kernel)
+    sh, sw = pair(stride, "stride")
+    if isinstance(pad, str):
+        if pad not in PAD_MODES:
+            raise ValueError(f"pad must be an int, an (h, w) pair or one of {PAD_MODES}, got {pad!r}")
+        top, bottom, left, right = _string_pad(pad, *kernel.shape, (sh, sw))
+    else:
+        ph, pw = pair(pad, "pad", allow_zero=True)
+        top, bottom, left, right = ph, ph, pw, pw
+    (h, wd), (kh, kw) = image.shape, kernel.shape
+    if kh > h + top + bottom or kw > wd + left + right:
+        raise ValueError(f"kernel of shape {kernel.shape} does not fit image of shape {image.shape} with pad {pad!r}")
+
+    xp = _impl.pad_hw(image.astype(dtype, copy=False), top, bottom, left, right)[None, None]
+
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    w = kernel.astype(dtype, copy=False)[None, None]
+    out = _impl.forward_gemm(xp, w, np.zeros(1, dtype), (sh, sw), ho, wo)
+
+    return out[0, 0]
+
+
+def convolve2d(image, kernel, stride=1, pad=0):
+    """Single-channel true convolution: the kernel flipped in both axes, then :func:`correlate2d`.
+
+    Inputs and returns as :func:`correlate2d`: image (H, W), kernel (KH, KW) -> out (H', W').
+    """
+    kernel = as_float_array(kernel, "kernel", 2, "(KH, KW)")
+    return correlate2d(image, kernel[::-1, ::-1], stride=stride, pad=pad)
+
+
+def _check_layer(x, w, b=None):
+    """x (N, C, H, W), w (F, C, KH, KW) and b (F,) as arrays of their common float dtype."""
+    x = as_float_array(x, "x", 4, "(N, C, H, W)")
+    w = as_float_array(w, "w", 4, "(F, C, KH, KW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w of shape {w.shape} has C={w.shape[1]} channels but x of shape {x.shape} has C={x.shape[1]}")
+    arrays = [x, w]
+    if b is not None:
+        b = as_float_array(b, "b", 1, "(F,)")
+        if b.shape[0] != w.shape[0]:
+            raise ValueError(f"b of shape {b.shape} must have F={w.shape[0]} entries, one per filter of w {w.shape}")
+        arrays.append(b)
+    dtype = same_float_dtype(*arrays)
+    return [a.astype(dtype, copy=False) for a in arrays]
+
+
+def conv2d_forward(x, w, b, stride=1, pad=0):
+    """Convolutional layer forward pass (cross-correlation, like ``torch.nn.functional.conv2d``).
+
+    ``out[n, f, y, x] = b[f] + sum_{c, i, j} x_padded[n, c, y*SH + i, x*SW + j] * w[f, c, i, j]``
+
+    Inputs:
+    - x: input of shape (N, C, H, W)
+    - w: filters of shape (F, C, KH, KW)
+    - b: biases of shape (F,)
+    - stride: int or pair (SH, SW) > 0
+    - pad: int or pair (PH, PW) >= 0, zeros on each side of H and W
+
+    Returns:
+    - out: array of shape (N, F, H', W') where H' = (H + 2*PH - KH) // SH + 1, W' = (W + 2*PW - KW) // SW + 1
+    """
+    x, w, b = _check_layer(x, w, b)
+    stride, (ph, pw), ho, wo = _layer_geometry(x.shape, w.shape, stride, pad)
+
+    xp = _impl.pad_hw(x, ph, ph, pw, pw)
+
+    n, c, hp, wp = xp.shape
+    f, _, kh, kw = w.shape
+    if _impl.use_fft(n, c, f, hp, wp, kh, kw, ho, wo, stride):
+        out = _impl.forward_fft(xp, w, ho, wo)
+        out += b[:, None, None]
+    else:
+        out = _impl.forward_gemm(xp, w, b, stride, ho, wo)
+
+    return out
+
+
+def conv2d_backward(dout, x, w, stride=1, pad=0):
+    """Convolutional layer backward pass: gradients of a loss L given ``dout = dL/dout``.
+
+    Inputs:
+    - dout: upstream gradient of shape (N, F, H', W')
+    - x: the forward input, shape (N, C, H, W)
+    - w: the forward filters, shape (F, C, KH, KW)
+    - stride, pad: as in :func:`conv2d_forward`
+
+    Returns a tuple of:
+    - dx: gradient w.r.t. x, shape (N, C, H, W)
+    - dw: gradient w.r.t. w, shape (F, C, KH, KW)
+    - db: gradient w.r.t. b, shape (F,)
+    """
+    x, w = _check_layer(x, w)
+    stride, (ph, pw), ho, wo = _layer_geometry(x.shape, w.shape, stride, pad)
+    dout = as_float_array(dout, "dout", 4, "(N, F, H', W')")
+    want = (x.shape[0], w.shape[0], ho, wo)
+    if dout.shape != want:
+        raise ValueError(f"dout must have shape (N, F, H', W') = {want} for x {x.shape}, w {w.shape}, "
+                         f"stride {stride}, pad {(ph, pw)}; got shape {dout.shape}")
+    dtype = same_float_dtype(dout, x, w)
+    dout, x, w = (a.astype(dtype, copy=False) for a in (dout, x, w))
+
+    xp = _impl.pad_hw(x, ph, ph, pw, pw)
+
+    n, c, hp, wp = xp.shape
+    f, _, kh, kw = w.shape
+    if _impl.use_fft(n, c, f, hp, wp, kh, kw, ho, wo, stride):
+        dxp, dw = _impl.backward_fft(dout, xp, w)
+    else:
+        dxp, dw = _impl.backward_gemm(dout, xp, w, stride)
+    dx = np.ascontiguousarray(dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
+    db = dout.sum(axis=(0, 2, 3))
+
+    return dx, dw, db
