@@ -5,8 +5,8 @@ Shape letters: see the glossary in :mod:`reference._checks` (N, C, H, W, F, KH, 
 Like PyTorch, the layers compute **cross-correlation** (the kernel is not flipped); :func:`convolve2d` is the
 textbook convolution, the kernel flipped in both axes first.
 
-dtype rule: the result is float32 only when every float input is float32; float64 if any input is float64;
-integer and bool inputs compute in float64.
+dtype rule: the result is float32 only when every input is float32; integer and bool inputs become float64
+first, so any float64 or integer input gives float64.
 """
 from __future__ import annotations
 
