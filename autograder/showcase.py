@@ -43,7 +43,7 @@ def kernel_gallery(path: Path, size: int = 256) -> Path:
         lo, hi = np.percentile(image, [1, 99])
         ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
         title = name if kernel is None else f"{name}\n" + " ".join(
-            "[" + " ".join(f"{v:g}" for v in row) + "]" for row in np.round(kernel, 3))
+            "[" + " ".join(f"{v:.2g}" for v in row) + "]" for row in np.round(kernel, 3))
         ax.set_title(title, fontsize=8)
     fig.suptitle("The slides' kernels applied to a photograph (reference.correlate2d, pad='same')")
     fig.tight_layout()

@@ -1,0 +1,67 @@
+"""Result files: ``DIR/results/<assignment>/<student>.json`` in Gradescope's results.json schema.
+
+Each file is written atomically (a temporary file, then ``os.replace``) as soon as its submission is graded, so an
+interrupted batch keeps every finished result and never leaves half a file. ``extra_data`` records what a re-run
+needs to decide whether the result is still current: the submission's content hash and the grader's fingerprint
+(a hash of the suites, the reference and the comparison code).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["result_path", "write_result", "read_result", "is_current", "grader_fingerprint"]
+
+def result_path(course: Path, assignment: str, student: str) -> Path:
+    return course / "results" / assignment / f"{student}.json"
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Write ``result`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(result, fh, indent=1, sort_keys=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> dict | None:
+    """The result at ``path``, or None when there is none or it cannot be parsed."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def grader_fingerprint() -> str:
+    """A hash of every source file that decides a score: a change to any of them makes old results stale."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted([*(root / "reference").glob("*.py"), *(root / "autograder" / "suites").glob("*.py"),
+                    root / "autograder" / "mistakes.py", root / "autograder" / "student" / "convkit_check.py",
+                    root / "autograder" / "grading.py"])
+    digest = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            digest.update(f.relative_to(root).as_posix().encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_current(path: Path, submission_sha256: str) -> bool:
+    """Is there a finished result for exactly this submission content, from this grader?"""
+    result = read_result(path)
+    if not result:
+        return False
+    extra = result.get("extra_data", {})
+    return extra.get("submission_sha256") == submission_sha256 and extra.get("grader") == grader_fingerprint()
