@@ -19,13 +19,21 @@ from reference._checks import as_array, as_float_array
 
 __all__ = ["softmax", "cross_entropy", "softmax_cross_entropy_backward"]
 
+_LOG2E_F32 = np.float32(np.log2(np.e))
+# Per dtype: half the exponent range (exp of it times any realistic K cannot overflow) and sqrt(smallest normal)
+# (a row sum below it means the row's terms underflowed under a global shift).
+_RANGE = {
+    np.dtype(t): (float(0.5 * np.log(np.finfo(t).max)), float(np.sqrt(np.finfo(t).tiny)))
+    for t in (np.float32, np.float64)
+}
+
 
 def _check_logits(z, ndim=None):
     z = as_float_array(z, "z", ndim, "(N, K)")
     if z.ndim < 1 or z.shape[-1] < 1:
         raise ValueError(f"z must have at least one class on its last axis (N, K), got shape {z.shape}")
     top = z.max(initial=-np.inf)
-    if np.isnan(top) or top == np.inf:
+    if not top < np.inf:  # NaN fails every comparison
         raise ValueError(f"z must hold finite logits (or -inf), got NaN or +inf in z of shape {z.shape}")
     return z, top
 
@@ -44,24 +52,34 @@ def _check_labels(y, z):
     return y
 
 
+def _exp(z, c):
+    """``exp(z - c)`` as a new array, ``c`` None (no shift), a scalar or one value per row.
+
+    float32 goes through ``exp2((z - c) * log2(e))``: NumPy's float32 ``exp2`` is ~1.7x faster than its ``exp``
+    here, and the rounding of the scaled argument costs a relative error of at most ``|z - c| * 2**-24``
+    (~6e-6 for the arguments that do not underflow to 0), far inside float32 tolerances.
+    """
+    e = None if c is None else np.subtract(z, c)
+    if z.dtype == np.float32:
+        e = np.multiply(z if e is None else e, _LOG2E_F32, out=e)
+        np.exp2(e, out=e)
+    else:
+        e = np.exp(z) if e is None else np.exp(e, out=e)
+    return e
+
+
 def _exp_shifted(z, top):
     """``(e, s, c)``: ``e = exp(z - c)`` (a new array), its row sums ``s`` (``z.shape[:-1]``) and the shift ``c``
-    (a scalar or one value per row, broadcastable against ``z``)."""
-    info = np.finfo(z.dtype)
-    half_range = 0.5 * np.log(info.max)  # exp(half_range) * K cannot overflow for any realistic K
-    c = 0.0 if top <= half_range else top
-    if c == 0.0:
-        e = np.exp(z)
-    else:
-        e = np.subtract(z, c)
-        np.exp(e, out=e)
+    (None for no shift, a scalar, or one value per row broadcastable against ``z``)."""
+    half_range, sqrt_tiny = _RANGE[z.dtype]
+    c = None if top <= half_range else top
+    e = _exp(z, c)
     # Row sums as a matrix-vector product: BLAS is several times faster than np.sum over a short last axis.
     ones = np.ones(z.shape[-1], dtype=z.dtype)
     s = e @ ones
-    if s.size and s.min() < np.sqrt(info.tiny):
+    if s.size and s.min() < sqrt_tiny:
         c = z.max(axis=-1, keepdims=True)
-        e = np.subtract(z, c)
-        np.exp(e, out=e)
+        e = _exp(z, c)
         s = e @ ones
     return e, s, c
 
@@ -96,7 +114,9 @@ def cross_entropy(z, y):
     z, top = _check_logits(z, 2)
     y = _check_labels(y, z)
     _, s, c = _exp_shifted(z, top)
-    lse = np.log(s) + np.reshape(c, -1)  # log-sum-exp of each row, (N,)
+    lse = np.log(s)  # log-sum-exp of each row, (N,)
+    if c is not None:
+        lse += np.reshape(c, -1)
     loss = z.dtype.type(np.mean(lse - z[np.arange(z.shape[0]), y], dtype=np.float64))
     return loss
 
