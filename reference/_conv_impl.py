@@ -113,15 +113,24 @@ def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.nd
 
 
 def forward_gemm(xp: np.ndarray, w: np.ndarray, b: np.ndarray, stride, ho: int, wo: int) -> np.ndarray:
-    """Cross-correlation of padded ``xp`` with ``w`` plus ``b`` by im2col + one GEMM -> (N, F, H', W')."""
+    """Cross-correlation of padded ``xp`` with ``w`` plus ``b`` by im2col + GEMM -> (N, F, H', W').
+
+    The columns are laid out per image, ``(N, C*KH*KW + 1, P)``, so that ``w @ cols`` lands directly in NCHW
+    order (no transpose copy of the output), and their last row is ones with ``b`` as the matching weight column:
+    the bias rides in the GEMM instead of costing one more pass over the output.
+    """
     n = xp.shape[0]
     f, c, kh, kw = w.shape
-    cols = im2col(xp, kh, kw, stride[0], stride[1], ho, wo).reshape(c * kh * kw, n * ho * wo)
-    out_fn = (w.reshape(f, -1) @ cols).reshape(f, n, ho, wo)
-    # The GEMM lands in (F, N, H', W'); the bias add doubles as the copy into NCHW, one pass over the output.
-    out = np.empty((n, f, ho, wo), dtype=out_fn.dtype)
-    np.add(out_fn.transpose(1, 0, 2, 3), b[:, None, None], out=out)
-    return out
+    k = c * kh * kw
+    cols = np.empty((n, k + 1, ho * wo), dtype=xp.dtype)
+    cols[:, k] = 1
+    taps = cols[:, :k].reshape(n, c, kh, kw, ho, wo)
+    sh, sw = stride
+    for i in range(kh):
+        for j in range(kw):
+            taps[:, :, i, j] = xp[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]
+    wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)
+    return np.matmul(wb, cols).reshape(n, f, ho, wo)
 
 
 def backward_gemm(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride) -> tuple[np.ndarray, np.ndarray]:
