@@ -1,0 +1,51 @@
+"""Writes assignments/source/backprop/backprop.ipynb: gradients of every layer, checked numerically (slides 001).
+
+Run ``python -m assignments.authoring.backprop`` from the repository root. The teaching cells live in
+``_backprop_cells.py``, the solution cells in ``_backprop_solutions.py``, the input-check helpers come from
+:mod:`reference._checks` and the points of each check cell from ``autograder.suites.points_by_function``;
+tests/assignments/test_notebooks_34.py grades the solutions against the reference on every case, public and hidden.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from assignments.authoring import nb
+from assignments.authoring._backprop_cells import teaching
+from assignments.authoring._backprop_solutions import solutions
+
+NAME = "backprop"
+TITLE = "Backpropagation: the gradient of every layer"
+PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
+
+__all__ = ["NAME", "TITLE", "PATH", "cells", "build", "main"]
+
+
+def cells(points: dict) -> list:
+    """Teaching cells with each student function's solution cell and check cell put where the text needs it."""
+    sol = solutions()
+    out = []
+    for item in teaching():
+        if isinstance(item, str):  # a function name: its solution cell, then its check cell
+            out += [sol[item], nb.test_cell(item, points[item])]
+        else:
+            out.append(item)
+    placed = [item for item in teaching() if isinstance(item, str)]
+    if sorted(placed) != sorted(sol):
+        raise ValueError(f"teaching() places {sorted(placed)}, but the solution cells are {sorted(sol)}")
+    return out
+
+
+def build():
+    """The notebook, as an nbformat node (needs the graded suites for the points)."""
+    from autograder.suites import points_by_function
+
+    return nb.notebook(cells(points_by_function(NAME)), TITLE)
+
+
+def main() -> int:
+    print(f"wrote {nb.write_notebook(build(), PATH)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
