@@ -1,0 +1,282 @@
+"""Which isolation layers this machine allows, and the command line and worker configuration that apply them.
+
+Layers (names as they appear in ``Sandbox.layers``; the reason for each absent one lands in ``Sandbox.missing``):
+
+- ``rlimits``      address space, CPU seconds, file size, open files, no core dumps (always; applied by the worker)
+- ``bubblewrap``   ``bwrap`` as root with ``--cap-drop ALL``, an empty tmpfs root and read-only binds of only the
+                   Python installation, the virtualenv and /usr; all namespaces unshared (``pidns``, ``netns``)
+- ``netns``        no network: bwrap's, or ``unshare(CLONE_NEWNET)`` by the worker (as root, before NumPy loads)
+- ``pidns``        a pid namespace: the grader is invisible, and everything dies with the namespace's init
+- ``uid-drop``     without bwrap, as root: the worker becomes uid/gid 65534 after its trusted imports
+- ``landlock``     read-only allow-list (Python, virtualenv, /usr), read-write only the scratch dir, no TCP,
+                   signals scoped to the worker (Landlock ABI >= 6; older ABIs report ``landlock-abiN``)
+- ``seccomp``      no inet sockets, ptrace, process_vm_*, namespace or mount calls; signals only to itself
+- ``pids-limit``   a cgroup with ``pids.max``; killing the cgroup also reaps setsid daemons
+- ``rlimit-nproc`` RLIMIT_NPROC for the dropped uid, the weaker fallback when no cgroup is writable
+- ``scratch-quota`` the scratch dir is a size-capped tmpfs (bwrap only; otherwise only RLIMIT_FSIZE per file)
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan"]
+
+NOBODY = 65534
+# Packages of this repository that must never be readable from a worker, even if installed into site-packages.
+_HIDDEN_PACKAGES = ("reference", "autograder", "convkit")
+# Imported before the uid drop and Landlock: a student may use them even when their files become unreadable.
+_PRELOAD = ("math", "itertools", "functools", "collections", "typing", "dataclasses", "random", "numbers",
+            "numpy.linalg", "numpy.lib.stride_tricks", "numpy.testing")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed worker. Sizes in bytes unless the name says MB; times in seconds."""
+
+    call_timeout_s: float = 10.0
+    load_timeout_s: float = 20.0
+    memory_mb: int = 1024
+    cpu_s: int = 60
+    max_output_bytes: int = 1 << 20
+    max_array_bytes: int = 64 << 20
+    max_procs: int = 32
+    max_file_bytes: int = 16 << 20
+    scratch_mb: int = 64
+    use_bwrap: bool | None = None      # None: use bubblewrap when it is installed and works
+    use_cgroup: bool | None = None     # None: use a pids cgroup when one is writable
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name.startswith("use_"):
+                continue
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"Limits.{f.name} must be a positive number, got {v!r}")
+
+
+@dataclasses.dataclass
+class Plan:
+    """Everything needed to start one worker: argv prefix, worker config, parent-side layers, missing ones."""
+
+    prefix: list
+    config: dict
+    layers: list
+    missing: dict
+    scratch_host: str | None      # a host directory to remove afterwards (None when the scratch is a bwrap tmpfs)
+    cgroup: "PidsCgroup | None"
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_path() -> str | None:
+    """The bwrap executable if it is installed AND can create its namespaces here (containers may forbid it)."""
+    path = shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.path.exists(p)), None)
+    if path is None:
+        return None
+    probe = [path, "--cap-drop", "ALL", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--", "/bin/true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return path if ok else None
+
+
+@functools.lru_cache(maxsize=None)
+def cgroup_pids_base() -> str | None:
+    """A directory under which this process may create pids-limited cgroups (v1 ``pids`` or v2 with pids)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        _, ctrls, rel = line.split(":", 2)
+        if "pids" in ctrls.split(","):
+            candidates.append(f"/sys/fs/cgroup/pids{rel}")
+        elif ctrls == "":
+            candidates += [f"/sys/fs/cgroup{rel}", f"/sys/fs/cgroup/unified{rel}"]
+    for base in candidates:
+        probe = Path(base) / f"convkit-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+        except OSError:
+            continue
+        try:
+            if (probe / "pids.max").exists():
+                (probe / "pids.max").write_text("8")
+                return base
+        except OSError:
+            pass
+        finally:
+            try:
+                probe.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+class PidsCgroup:
+    """A cgroup holding one worker and all its descendants: pids.max bounds fork bombs, kill() reaps daemons."""
+
+    def __init__(self, base: str, max_procs: int):
+        self.path = Path(base) / f"convkit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.path.mkdir()
+        (self.path / "pids.max").write_text(str(max_procs))
+        self.procs_file = str(self.path / "cgroup.procs")
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(x) for x in Path(self.procs_file).read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill(self, rounds: int = 200) -> bool:
+        """SIGKILL every member until none is left (pids.max = 0 first, so nobody can fork a replacement)."""
+        import signal
+        import time
+        try:
+            (self.path / "pids.max").write_text("0")
+        except OSError:
+            pass
+        for _ in range(rounds):
+            pids = self.pids()
+            if not pids:
+                return True
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.005)
+        return not self.pids()
+
+    def remove(self):
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # members not yet reaped by the kernel
+                self.kill(rounds=5)
+
+
+def _site_dirs() -> list[str]:
+    dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
+    return dirs or [d for d in sys.path if d.endswith("site-packages") and os.path.isdir(d)]
+
+
+def _readable_roots() -> tuple[list[str], list[str]]:
+    """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr."""
+    dirs, files = [], []
+    for d in sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, "/usr")}):
+        dirs.append(d)
+    venv = os.path.realpath(sys.prefix)
+    for sp in _site_dirs():
+        sp = os.path.realpath(sp)
+        if not any(os.path.exists(os.path.join(sp, h)) for h in _HIDDEN_PACKAGES):
+            dirs.append(sp)
+            continue
+        for entry in os.scandir(sp):  # allow entry by entry, leaving the hidden packages out
+            if entry.name.split(".")[0].split("-")[0] in _HIDDEN_PACKAGES:
+                continue
+            (dirs if entry.is_dir() else files).append(entry.path)
+    if venv not in dirs:
+        files += [os.path.join(venv, "pyvenv.cfg")]
+    for p in ("/lib", "/lib64", "/etc/ld.so.cache"):
+        if os.path.exists(p):
+            (files if os.path.isfile(p) else dirs).append(os.path.realpath(p))
+    return dirs, files
+
+
+def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
+    args = [bwrap, "--cap-drop", "ALL", "--unshare-all", "--die-with-parent", "--new-session",
+            "--tmpfs", "/", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    if os.path.exists("/etc/ld.so.cache"):
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # Only the interpreter and the virtualenv: never the repository around it, nor the course directory.
+    binds = {os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, sys.prefix)}
+    binds.add(os.path.abspath(sys.prefix))
+    for p in sorted(b for b in binds if not b.startswith("/usr/")):
+        args += ["--ro-bind", os.path.realpath(p), p]
+    for sp in _site_dirs():  # mask this repository's packages if they were installed into site-packages
+        for h in _HIDDEN_PACKAGES:
+            if os.path.isdir(os.path.join(sp, h)):
+                args += ["--tmpfs", os.path.join(sp, h)]
+    size = str(limits.scratch_mb << 20)
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp",
+             "--size", str(1 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/",
+             "--uid", str(NOBODY), "--gid", str(NOBODY), "--chdir", "/tmp", "--"]
+    return args
+
+
+def build_plan(limits: Limits, fd_in: int, fd_out: int) -> Plan:
+    """Decide the layers for one worker start; create its scratch dir and cgroup (the caller removes them)."""
+    import tempfile
+    layers, missing = [], {}
+    linux = sys.platform.startswith("linux")
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    bwrap = bwrap_path() if linux and limits.use_bwrap is not False else None
+    if limits.use_bwrap and bwrap is None:
+        raise RuntimeError("Limits.use_bwrap=True but bubblewrap is not installed or cannot create namespaces here")
+    config = {"fd_in": fd_in, "fd_out": fd_out, "memory_mb": limits.memory_mb, "cpu_s": int(limits.cpu_s),
+              "max_file_bytes": limits.max_file_bytes, "max_output_chars": limits.max_output_bytes,
+              "caps": {"array_bytes": limits.max_array_bytes, "total_bytes": 4 * limits.max_array_bytes,
+                       "header_bytes": max(16 << 20, 8 * limits.max_output_bytes)},
+              "preload": list(_PRELOAD), "landlock": linux, "seccomp": linux, "uid": None, "netns": False}
+    read_dirs, read_files = _readable_roots()
+    config.update(read_dirs=read_dirs, read_files=read_files, rw_files=[d for d in _DEVICES if os.path.exists(d)])
+    scratch_host = None
+    if bwrap:
+        prefix = _bwrap_prefix(bwrap, limits)
+        config["scratch"] = "/tmp"
+        layers += ["bubblewrap", "netns", "pidns", "scratch-quota"]
+        if root:
+            missing["uid-drop"] = ("bubblewrap as root maps the sandbox uid 65534 to root outside; all capabilities "
+                                   "are dropped and only read-only system paths are bound in instead")
+    else:
+        prefix = []
+        scratch_host = tempfile.mkdtemp(prefix="convkit-sb-")
+        config["scratch"] = scratch_host
+        missing["bubblewrap"] = ("not Linux" if not linux else "disabled by Limits.use_bwrap=False"
+                                 if limits.use_bwrap is False else "bwrap not installed or not usable here")
+        missing["pidns"] = "needs bubblewrap"
+        missing["scratch-quota"] = "needs bubblewrap (only RLIMIT_FSIZE per file applies)"
+        if root and linux:
+            config.update(netns=True, uid=NOBODY, gid=NOBODY)
+            os.chown(scratch_host, NOBODY, NOBODY)
+        elif linux:
+            missing["netns"] = "needs root or bubblewrap"
+        if not root:
+            missing["uid-drop"] = "the grader does not run as root: the worker keeps the grader's uid"
+    cgroup = None
+    base = cgroup_pids_base() if linux and limits.use_cgroup is not False else None
+    if base:
+        try:
+            cgroup = PidsCgroup(base, limits.max_procs)
+            prefix = ["/bin/sh", "-c", 'echo $$ > "$0"; exec "$@"', cgroup.procs_file] + prefix
+        except OSError as exc:
+            missing["pids-limit"] = f"cannot create a pids cgroup: {exc}"
+    else:
+        missing["pids-limit"] = "no writable pids cgroup"
+    if cgroup is None and config["uid"] is not None:
+        config["nproc"] = limits.max_procs
+        layers.append("rlimit-nproc")
+    if not linux:
+        missing.update(landlock="not Linux", seccomp="not Linux", netns="not Linux")
+    return Plan(prefix=prefix, config=config, layers=layers, missing=missing, scratch_host=scratch_host, cgroup=cgroup)
