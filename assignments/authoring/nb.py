@@ -19,10 +19,12 @@ list of cells made here, so the four notebooks share one layout:
 """
 from __future__ import annotations
 
+import inspect
 import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 __all__ = [
     "BEGIN",
@@ -35,11 +37,14 @@ __all__ = [
     "demo_code",
     "solution_cell",
     "test_cell",
+    "assemble",
     "notebook",
     "write_notebook",
     "solution_sources",
     "solution_region_lines",
     "fill_solutions",
+    "provided_checks",
+    "array_literal",
 ]
 
 BEGIN = "### BEGIN SOLUTION"
@@ -61,6 +66,34 @@ def _nbgrader(grade_id: str, *, grade=False, solution=False, locked=False, point
     if points is not None:
         meta["points"] = points
     return meta
+
+
+def provided_checks() -> str:
+    """Source of the reference's input-check helpers (``as_array``, ``pair``, ...) for a notebook's setup cell.
+
+    Copied from :mod:`reference._checks` when the notebook is written, so the stubs raise the same
+    ``ValueError``/``TypeError`` messages as the reference without the release importing it.
+    """
+    from reference import _checks
+
+    names = ("as_array", "as_float_array", "same_float_dtype", "positive_int", "pair")
+    parts = ["import numbers", "", "import numpy as np"]
+    parts += ["", "", *("\n\n".join(inspect.getsource(getattr(_checks, n)) for n in names)).splitlines()]
+    return "\n".join(parts)
+
+
+def _shortest(v) -> str:
+    """The shortest text that reads back as the same float (``0.1111111111111111``, ``3``, ``-0.5``)."""
+    return np.format_float_positional(v, trim="-")
+
+
+def array_literal(a, indent: int = 0) -> str:
+    """``np.array([...])`` source text for a small array (used to print the slides' examples into a notebook)."""
+    a = np.asarray(a)
+    body = np.array2string(a, separator=", ", threshold=10_000, max_line_width=100,
+                           formatter={"float_kind": _shortest})
+    body = body.replace("\n", "\n" + " " * (indent + 9))
+    return f"np.array({body}, dtype=float)"
 
 
 def markdown(text: str) -> nbformat.NotebookNode:
@@ -127,6 +160,24 @@ def test_cell(function: str, points: float) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["nbgrader"] = _nbgrader(f"{function}_check", grade=True, locked=True, points=float(points))
     return cell
+
+
+def assemble(items: list, solutions: dict, points: dict) -> list:
+    """Cells from a teaching list where a plain string ``"fn"`` stands for fn's solution cell then its check cell.
+
+    ``solutions`` maps each student function to its :func:`solution_cell`, ``points`` to its total points
+    (``autograder.suites.points_by_function``); every solution must be placed exactly once.
+    """
+    cells, placed = [], []
+    for item in items:
+        if isinstance(item, str):
+            cells += [solutions[item], test_cell(item, points[item])]
+            placed.append(item)
+        else:
+            cells.append(item)
+    if sorted(placed) != sorted(solutions):
+        raise ValueError(f"teaching cells place {sorted(placed)}, but the solutions are {sorted(solutions)}")
+    return cells
 
 
 def notebook(cells: list, title: str) -> nbformat.NotebookNode:

@@ -1,0 +1,391 @@
+"""Writes assignments/source/convolution/convolution.ipynb: images, kernels, padding, stride (slides 000-004).
+
+Run ``python -m assignments.authoring.convolution`` from the repository root. The slides' worked examples and the
+named kernels are printed into the notebook from :mod:`reference.slides` and ``reference.KERNELS``, the input-check
+helpers from :mod:`reference._checks`, the points of each check cell from ``autograder.suites.points_by_function``;
+tests/assignments/test_notebooks.py grades the solutions against the reference on every case, public and hidden.
+The student functions' cells are in :mod:`assignments.authoring._convolution_solutions`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from assignments.authoring import nb
+from assignments.authoring._convolution_solutions import solutions
+from assignments.authoring.nb import demo_code, markdown
+
+NAME = "convolution"
+TITLE = "Convolution: images, kernels, padding, stride"
+PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
+
+__all__ = ["NAME", "TITLE", "PATH", "teaching", "build", "main"]
+
+
+def _kernels_source() -> str:
+    import reference
+
+    rows = [f"    {name!r}: {nb.array_literal(k, indent=4 + len(repr(name)) + 2)}," for name, k in reference.KERNELS.items()]
+    return "\n".join(["# The slides' named 3x3 kernels (provided, not graded).", "KERNELS = {", *rows, "}"])
+
+
+def _example(example_id: str):
+    from reference.slides import by_id
+
+    return by_id(example_id)
+
+
+def teaching() -> list:
+    """The notebook in reading order; a plain string ``"fn"`` marks where fn's solution and check cells go."""
+    first, sharpen = _example("first-correlation"), _example("sharpen-valid")
+    pad1, digit = _example("sharpen-pad1"), _example("digit-6x6")
+    return [
+        markdown(f"""
+            # Assignment 1 — {TITLE}
+
+            A convolutional neural network (CNN) looks at an image through many small windows at once. In this
+            assignment you build its first layer from scratch in NumPy, one idea at a time, exactly as the slides
+            introduce them: images as numbers, the sliding window, correlation and convolution, the classic
+            kernels, padding and stride, and filters that look at every colour channel.
+
+            **How to work.** Each function you write sits in a cell ending in `raise NotImplementedError()`:
+            replace that line with your code (keep the signature, the docstring and the input checks above it).
+            The cell after it *checks* your function on the public cases and tells you which case failed and why,
+            often naming the mistake. The grader runs the same public cases plus hidden ones, so make the function
+            right, not just the printed cases. You can also run `pytest` in this folder (`pytest -m correlate2d`
+            checks one function). The pictures are made with *your* functions, so they appear once you implement
+            them.
+
+            Shapes use one set of letters everywhere: `N` images, `C` channels, `H, W` height and width,
+            `F` filters, `KH, KW` kernel size, `SH, SW` stride, `PH, PW` padding, `H', W'` output size.
+            """),
+        nb.setup_cell(nb.provided_checks() + "\n\n\n" + _kernels_source()),
+        nb.picture_helpers(),
+        demo_code("""
+            # The photograph: Grace Hopper, shipped inside matplotlib (no download).
+            import matplotlib.cbook as cbook
+
+            PHOTO = plt.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+            print("PHOTO:", PHOTO.shape, PHOTO.dtype, "values from", PHOTO.min(), "to", PHOTO.max())
+            """),
+        markdown("""
+            ## 1. An image is a grid of numbers
+
+            To a computer a photograph is a table of numbers, one per pixel, usually between 0 (black) and 255
+            (white). A 28x28 digit is 784 numbers; a 100x100 photo is already 10,000. Colour takes three
+            numbers per pixel — how much **R**ed, **G**reen and **B**lue light to mix — so a colour image is an
+            `(H, W, 3)` array: three grids stacked. `(255, 0, 0)` is pure red, `(255, 255, 0)` yellow
+            (red + green light), `(0, 0, 255)` blue, `(153, 51, 255)` purple.
+
+            Below: the photograph, a tiny patch of it with the red values written in, and its three channels.
+            """),
+        demo_code("""
+            @picture
+            def _():
+                fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
+                top, left, size = 150, 200, 10       # a 10x10 patch of the cap
+                axes[0].imshow(PHOTO)
+                axes[0].add_patch(plt.Rectangle((left, top), size, size, fill=False, color="yellow", lw=2))
+                axes[0].set_title("(H, W, 3) uint8")
+                patch = PHOTO[top:top + size, left:left + size, 0]
+                axes[1].imshow(patch, cmap="Reds_r", vmin=0, vmax=255)
+                for (r, c), v in np.ndenumerate(patch):
+                    axes[1].text(c, r, v, ha="center", va="center", fontsize=6)
+                axes[1].set_title("red values of the yellow square")
+                for ax, ch, cmap in zip(axes[2:], range(3), ["Reds", "Greens", "Blues"]):
+                    ax.imshow(PHOTO[..., ch], cmap=cmap + "_r")
+                    ax.set_title(f"channel {ch} ({cmap[:-1].lower()})")
+                for ax in axes:
+                    ax.axis("off")
+                plt.show()
+            """),
+        markdown("""
+            ### From colour to grey
+
+            Our eyes are most sensitive to green and least to blue, so a faithful grey level is a *weighted* sum
+            of the three channels. The ITU-R 601 standard (used by JPEG and PIL) takes
+
+            $$Y = 0.299\\,R + 0.587\\,G + 0.114\\,B .$$
+
+            Implement `rgb_to_grayscale`: the result is a float `(H, W)` array on the same 0..255 scale as the
+            input (a float image stays float: float32 in, float32 out). One matrix product over the last axis does
+            it for every pixel at once.
+            """),
+        "rgb_to_grayscale",
+        demo_code("""
+            @picture
+            def _():
+                gray = rgb_to_grayscale(PHOTO)
+                fig, axes = plt.subplots(1, 2, figsize=(8, 4.5))
+                axes[0].imshow(PHOTO); axes[0].set_title("RGB (H, W, 3)")
+                axes[1].imshow(gray, cmap="gray"); axes[1].set_title(f"grayscale {gray.shape} {gray.dtype}")
+                for ax in axes:
+                    ax.axis("off")
+                plt.show()
+            """),
+        markdown(f"""
+            ## 2. The sliding window
+
+            We recognise a bird by small, specific patterns — a beak, an eye, feathers — wherever they are in the
+            picture. A convolution layer looks for one small pattern everywhere: it lays a small grid of weights,
+            the **kernel** (or filter), over a patch of the image, multiplies each pixel by the weight on top of
+            it, adds the products up, and writes that one number into the output. Then it slides one step and
+            repeats. The grid of results is a **feature map**: large where the patch looks like the kernel.
+
+            The first slide's example slides a 2x2 kernel over a 3x3 image:
+            `(0x0) + (1x1) + (3x2) + (4x3) = 19` at the top-left, and the whole feature map is
+            `{first.expected.astype(int).tolist()}`.
+            """),
+        demo_code(f"""
+            def draw_window(ax, image, kernel, row, col, title):
+                \"\"\"The image with its numbers, the kernel's window at (row, col) outlined.\"\"\"
+                ax.imshow(image, cmap="Blues", alpha=0.6)
+                for (r, c), v in np.ndenumerate(image):
+                    ax.text(c, r, f"{{v:g}}", ha="center", va="center")
+                kh, kw = kernel.shape
+                ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), kw, kh, fill=False, color="red", lw=3))
+                for (i, j), v in np.ndenumerate(kernel):
+                    ax.text(col + j + 0.3, row + i + 0.3, f"x{{v:g}}", color="red", fontsize=8)
+                ax.set_title(title); ax.set_xticks([]); ax.set_yticks([])
+
+
+            image = {nb.array_literal(first.args[0], 8)}
+            kernel = {nb.array_literal(first.args[1], 9)}
+            fig, axes = plt.subplots(1, 4, figsize=(14, 3.5))
+            for ax, (r, c) in zip(axes, [(0, 0), (0, 1), (1, 0), (1, 1)]):
+                value = np.sum(image[r:r + 2, c:c + 2] * kernel)
+                draw_window(ax, image, kernel, r, c, f"output[{{r}}, {{c}}] = {{value:g}}")
+            plt.show()
+            """),
+        markdown("""
+            ### How big is the output?
+
+            A kernel `k` wide fits in `n - k + 1` positions across an image `n` wide. Two more ideas, which
+            section 5 shows in pictures, change that count: **padding** adds `p` rings of zeros around the image
+            (it becomes `n + 2p` wide), and **stride** `s` moves the window `s` pixels at a time instead of one.
+            Together:
+
+            $$n' = \\left\\lfloor \\frac{n + 2p - k}{s} \\right\\rfloor + 1 \\quad \\text{(in Python: `(n + 2*p - k) // s + 1`)}$$
+
+            Implement `output_size(n, k, stride=1, pad=0)`. When the kernel does not fit in the padded image
+            (`k > n + 2p`) there is no output at all: raise a `ValueError` that says so.
+            """),
+        "output_size",
+        markdown("""
+            ### Zero padding
+
+            `zero_pad(x, pad)` surrounds the last two axes of `x` with `pad` zeros on *both* sides (`pad` is an
+            int or an `(PH, PW)` pair), whatever axes come before: `(H, W)` becomes `(H + 2*PH, W + 2*PW)` and
+            `(N, C, H, W)` becomes `(N, C, H + 2*PH, W + 2*PW)`. Keep the dtype of `x`.
+            """),
+        "zero_pad",
+        markdown("""
+            ### Correlate
+
+            Now the sliding window itself. `correlate2d(image, kernel, stride=1, pad=0)` takes one `(H, W)`
+            image and one `(KH, KW)` kernel and returns the `(H', W')` feature map. `pad` is an int, an
+            `(PH, PW)` pair, or a name (section 5): `"valid"` (no padding), `"same"` (the output keeps the input's
+            size; stride 1 only; for an even kernel the extra zero row/column goes at the bottom/right, like
+            PyTorch) or `"full"` (`KH - 1` / `KW - 1` zeros on every side: every overlap of kernel and image).
+
+            **A hint that makes it fast.** The obvious code loops over the `H' x W'` output pixels. The same sum can
+            be split the other way: for each of the `KH x KW` kernel weights `kernel[i, j]`, the pixels it
+            multiplies, over all windows at once, form the strided slice
+            `padded[i : i + SH*(H'-1) + 1 : SH, j : j + SW*(W'-1) + 1 : SW]`. Nine slices for a 3x3 kernel,
+            whatever the image size.
+            """),
+        "correlate2d",
+        markdown(f"""
+            Check yourself on the sharpen example of the slides: the 5x5 binary image, kernel
+            `[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]`, no padding, gives `{sharpen.expected.astype(int).tolist()}`.
+            """),
+        demo_code(f"""
+            @picture
+            def _():
+                image = {nb.array_literal(sharpen.args[0], 16)}
+                sharpen = {nb.array_literal(sharpen.args[1], 18)}
+                print(correlate2d(image, sharpen))
+            """),
+        markdown("""
+            ## 3. Correlation or convolution? The flipped kernel
+
+            What you just wrote is, strictly, **cross-correlation**. The mathematical **convolution**
+            $(x * h)[m, n] = \\sum_{i,j} x[i, j]\\, h[m - i, n - j]$ runs the kernel backwards: it is correlation
+            with the kernel **flipped** in both axes (turned by 180 degrees). For a symmetric kernel (blur,
+            sharpen) both agree; for an asymmetric one they do not. Deep-learning libraries (PyTorch's `conv2d`
+            too) compute correlation and still call it convolution: a learned kernel can just as well be learned
+            flipped. Implement `convolve2d` with your `correlate2d` — one line.
+            """),
+        "convolve2d",
+        demo_code("""
+            @picture
+            def _():
+                image = np.zeros((7, 7)); image[3, 3] = 1          # a single bright pixel
+                kernel = np.arange(1.0, 10.0).reshape(3, 3)
+                fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
+                for ax, (title, out) in zip(axes, [("kernel", kernel),
+                                                   ("correlate2d: the kernel appears flipped", correlate2d(image, kernel, pad=1)),
+                                                   ("convolve2d: the kernel appears as is", convolve2d(image, kernel, pad=1))]):
+                    ax.imshow(out, cmap="viridis")
+                    for (r, c), v in np.ndenumerate(out):
+                        if v:
+                            ax.text(c, r, f"{v:g}", ha="center", va="center", color="w")
+                    ax.set_title(title, fontsize=9); ax.axis("off")
+                plt.show()
+            """),
+        markdown("""
+            ## 4. A gallery of classic kernels
+
+            Kernels were designed by hand long before they were learned. *Averaging* neighbours blurs,
+            *subtracting* neighbours finds edges, a *positive centre with negative neighbours* sharpens, and the
+            Sobel kernels respond to horizontal or vertical changes of brightness. The slides' vertical-edge
+            example shows why: `[1, 0, -1]` in every row gives `-765` where black turns white and `+765` where
+            white turns black. `KERNELS` (in the setup cell) holds the slides' kernels; here they are on the
+            photograph, using your `rgb_to_grayscale` and `correlate2d`.
+            """),
+        demo_code("""
+            @picture
+            def _():
+                gray = rgb_to_grayscale(PHOTO[::2, ::2]) / 255.0     # half size keeps this quick
+                panels = [("original", gray)] + [(n, correlate2d(gray, k, pad="same")) for n, k in KERNELS.items()]
+                cols = 5
+                fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(3.2 * cols, 3.4 * -(-len(panels) // cols)))
+                for ax in axes.flat:
+                    ax.axis("off")
+                for ax, (name, img) in zip(axes.flat, panels):
+                    lo, hi = np.percentile(img, [1, 99])
+                    ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
+                    ax.set_title(name, fontsize=9)
+                plt.tight_layout(); plt.show()
+            """),
+        markdown(f"""
+            ## 5. Padding and stride
+
+            Without padding the border pixels are under fewer windows than the centre ones and the image
+            shrinks at every layer. The slides name three choices:
+
+            | padding | zeros on each side | output size (stride 1) |
+            | --- | --- | --- |
+            | **valid** (narrow) | 0 | `n - k + 1` |
+            | **same** | `(k - 1) / 2` | `n` |
+            | **full** (wide) | `k - 1` | `n + k - 1` |
+
+            **Stride** skips positions: stride 2 keeps every second window and roughly halves each side. The
+            slides' sharpen example with one ring of zeros has output `{pad1.expected.astype(int).tolist()}`.
+
+            **Puzzle (an erratum).** The slide prints `{pad1.slide[4, 0]:g}` in the bottom-left corner of that
+            feature map, and the stride-2 slide copies it. Compute that window by hand (the padded image's last
+            three rows, first three columns). Who is right? The same slides' 6x6 digit example prints
+            `{digit.slide[1, 0]:g}` at the start of its second row; your `correlate2d` says
+            `{digit.expected[1, 0]:g}`. ({digit.erratum}.)
+            """),
+        demo_code("""
+            @picture
+            def _():
+                image = np.random.default_rng(0).integers(0, 4, size=(6, 6)).astype(float)
+                kernel = np.ones((3, 3)) / 9
+                settings = [("valid", dict(pad="valid")), ("same", dict(pad="same")), ("full", dict(pad="full")),
+                            ("pad=1, stride=2", dict(pad=1, stride=2)), ("stride=(1, 2)", dict(stride=(1, 2)))]
+                fig, axes = plt.subplots(1, len(settings) + 1, figsize=(18, 3.6))
+                axes[0].imshow(image, cmap="gray"); axes[0].set_title(f"input {image.shape}")
+                for ax, (name, kw) in zip(axes[1:], settings):
+                    out = correlate2d(image, kernel, **kw)
+                    ax.imshow(out, cmap="gray"); ax.set_title(f"{name}: {out.shape}")
+                for ax in axes:
+                    ax.set_xticks([]); ax.set_yticks([])
+                plt.show()
+                for n, k, s, p in [(5, 3, 1, 0), (5, 3, 1, 1), (5, 3, 2, 1), (28, 5, 1, 2), (224, 7, 2, 3)]:
+                    print(f"n={n:3d} k={k} stride={s} pad={p}  ->  output_size = {output_size(n, k, s, p)}")
+            """),
+        markdown("""
+            ## 6. Many channels, many filters: the convolution layer
+
+            A colour image has 3 channels, and a layer's output has one channel per filter, so from the second
+            layer on the input has many channels. A filter is therefore a **cube** `(C, KH, KW)`: it spans every
+            input channel, correlates each channel with its own slice and adds the `C` results (plus one bias
+            number) into **one** feature map. A layer holds `F` such filters, `w` of shape `(F, C, KH, KW)`,
+            and processes a batch of `N` images at once:
+
+            $$\\text{out}[n, f] = b[f] + \\sum_{c} \\text{correlate2d}(x[n, c], w[f, c])$$
+
+            giving `(N, F, H', W')`. Implement `conv2d_forward(x, w, b, stride=1, pad=0)` (`pad` an int or a
+            pair). The window-offset hint of `correlate2d` still works: for tap `(i, j)`, `w[:, :, i, j]` is an
+            `(F, C)` matrix and the strided slice of the padded batch is `(N, C, H', W')`; `np.einsum` or
+            `np.tensordot` contracts the `C` axis.
+            """),
+        "conv2d_forward",
+        markdown("""
+            Below, one layer with four hand-made filters reads the *colour* photograph: each filter sees all
+            three channels and writes one feature map. The learned filters of a trained CNN play the same role
+            (you will see them in the last assignment).
+            """),
+        demo_code("""
+            @picture
+            def _():
+                x = PHOTO[::3, ::3].transpose(2, 0, 1)[None] / 255.0          # (1, 3, H, W)
+                sobel = KERNELS["sobel_x"]
+                w = np.stack([np.stack([sobel, sobel, sobel]),                  # vertical edges, any colour
+                              np.stack([sobel.T, sobel.T, sobel.T]),            # horizontal edges
+                              np.stack([KERNELS["box_blur"], -KERNELS["box_blur"] / 2, -KERNELS["box_blur"] / 2]),  # "redness"
+                              np.stack([np.zeros((3, 3)), np.zeros((3, 3)), KERNELS["laplacian"]])])  # blue detail
+                out = conv2d_forward(x, w, np.zeros(4), pad=1)
+                names = ["vertical edges", "horizontal edges", "red minus the rest", "blue-channel Laplacian"]
+                fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
+                axes[0].imshow(PHOTO[::3, ::3]); axes[0].set_title(f"x {x.shape}")
+                for f, (ax, name) in enumerate(zip(axes[1:], names)):
+                    ax.imshow(out[0, f], cmap="RdBu_r"); ax.set_title(f"map {f}: {name}", fontsize=9)
+                for ax in axes:
+                    ax.axis("off")
+                plt.suptitle(f"w {w.shape} -> out {out.shape}"); plt.show()
+            """),
+        markdown("""
+            ## 7. Design a kernel
+
+            The first deck ends with an exercise: *tweak the kernels to capture other patterns*. Write
+            `diagonal_edge_kernel()`, returning a 3x3 kernel that responds to **diagonal edges**: where the image
+            changes from dark to bright along a diagonal (running from the top-left corner to the bottom-right),
+            its response should be large, and on flat regions and on purely horizontal or vertical edges it
+            should be small. The grader correlates your kernel with test images (diagonal edges, horizontal and
+            vertical edges, flat patches) and scores how strongly it separates them. Hint: look at how `sobel_x`
+            is built, and turn it by 45 degrees.
+            """),
+        "diagonal_edge_kernel",
+        demo_code("""
+            @picture
+            def _():
+                k = diagonal_edge_kernel()
+                yy, xx = np.mgrid[:32, :32]
+                tests = {"diagonal edge": (xx > yy).astype(float), "vertical edge": (xx > 16).astype(float),
+                         "horizontal edge": (yy > 16).astype(float), "photograph": rgb_to_grayscale(PHOTO[::3, ::3]) / 255}
+                fig, axes = plt.subplots(2, len(tests), figsize=(14, 6.5))
+                for col, (name, img) in enumerate(tests.items()):
+                    out = correlate2d(img, k)                 # valid: no zero border to respond to
+                    axes[0, col].imshow(img, cmap="gray"); axes[0, col].set_title(name)
+                    axes[1, col].imshow(np.abs(out), cmap="magma"); axes[1, col].set_title(f"|response|, max {np.abs(out).max():.2f}")
+                for ax in axes.flat:
+                    ax.axis("off")
+                plt.show()
+            """),
+        markdown("""
+            ## What you built
+
+            `rgb_to_grayscale`, `output_size`, `zero_pad`, `correlate2d`, `convolve2d`, `conv2d_forward` — the
+            forward pass of a convolution layer, the part of a CNN that finds patterns. Next assignment: ReLU,
+            pooling, flatten, the dense layer and softmax turn those feature maps into a prediction.
+            """),
+    ]
+
+
+def build():
+    """The notebook, as an nbformat node (needs the graded suites for the points)."""
+    from autograder.suites import points_by_function
+
+    return nb.notebook(nb.assemble(teaching(), solutions(), points_by_function(NAME)), TITLE)
+
+
+def main() -> int:
+    print(f"wrote {nb.write_notebook(build(), PATH)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
