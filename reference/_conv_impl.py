@@ -5,19 +5,20 @@ already-padded float arrays. Shape letters follow the glossary in :mod:`referenc
 
 Why two algorithms (measured on the project's 2-core AVX-512 machine, 1 thread, see the helper report):
 
-* **im2col + GEMM** gathers every receptive field into a column matrix ``cols`` of shape ``(C*KH*KW, N*P)`` and
-  multiplies it by the filters seen as ``(F, C*KH*KW)``. The columns are filled by a loop over the ``KH*KW``
-  kernel offsets, each a single strided copy of all images and channels at once: that beats
-  ``sliding_window_view(...).copy()`` by 1.3-1.5x because every copy moves long contiguous runs.
-  The channel-major layout ``(C, KH, KW, N, H', W')`` lets one large GEMM serve the whole batch (OpenBLAS is
-  more efficient on one big product than on N small ones) and gives ``dw`` as a single GEMM over ``N*P``.
+* **im2col + GEMM** gathers every receptive field into a column matrix and multiplies it by the filters seen as
+  ``(F, C*KH*KW)``. The columns are filled by a loop over the ``KH*KW`` kernel offsets, each a single strided copy
+  of all images and channels at once: that beats ``sliding_window_view(...).copy()`` by 1.3-1.5x because every
+  copy moves long runs. The forward pass lays the columns out per image so the product lands in NCHW; the
+  backward pass uses the channel-major ``(C, KH, KW, N, H', W')`` so ``dw`` is one GEMM over all ``N*P`` pixels.
 * **FFT** (convolution theorem) costs ``O(Hp*Wp*log)`` per image-channel plus one small complex matrix product per
   frequency, independent of the kernel area. For stride 1 with many channels and a 5x5 kernel it needs ~4x fewer
   flops than the GEMM; for 1 input channel or small kernels the transforms dominate and im2col wins.
-  :func:`use_fft` picks by an operation count.
+  :func:`use_fft` picks by an operation count. The small DFTs themselves are matrix products (see
+  :func:`_dft_matrices`), not ``np.fft`` calls.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -75,16 +76,45 @@ def use_fft(n: int, c: int, f: int, hp: int, wp: int, kh: int, kw: int, ho: int,
     return products + transforms < _FFT_ADVANTAGE * gemm
 
 
+@functools.lru_cache(maxsize=64)
+def _dft_matrices(hp: int, wp: int, dtype: np.dtype):
+    """DFT matrices for a (hp, wp) grid: ``fh`` (hp, hp) full along H, ``fw`` (wp, Wq) half-spectrum along W, and the
+    inverse ``gh`` (hp, hp), ``gw`` (Wq, wp) with irfft's Hermitian weights (1 for k = 0 and k = wp/2, else 2).
+
+    Why matrices and not ``np.fft``: the transforms here are 14-32 points long and there are thousands of them;
+    ``np.fft`` pays ~0.2 us per 1-D transform, a GEMM with an 18x18 matrix pays almost nothing (measured 4-6x).
+    """
+    ctype = np.result_type(dtype, np.complex64)
+    wq = wp // 2 + 1
+    fh = np.exp(-2j * np.pi * np.outer(np.arange(hp), np.arange(hp)) / hp)
+    fw = np.exp(-2j * np.pi * np.outer(np.arange(wp), np.arange(wq)) / wp)
+    weight = np.full(wq, 2.0)
+    weight[0] = 1.0
+    if wp % 2 == 0:
+        weight[-1] = 1.0
+    gw = weight[:, None] * np.exp(2j * np.pi * np.outer(np.arange(wq), np.arange(wp)) / wp) / wp
+    gh = fh.conj() / hp
+    return tuple(m.astype(ctype) for m in (fh, fw, gh, gw))
+
+
 def _spectra(a: np.ndarray, hp: int, wp: int) -> np.ndarray:
-    """(A, B, h, w) real -> (Q, A, B) spectra, zero-extended to (hp, wp); Q = hp * (wp // 2 + 1) frequencies first,
-    so each frequency's (A, B) matrix is contiguous for the per-frequency products."""
-    spec = np.fft.rfft2(a, s=(hp, wp))
+    """(A, B, h, w) real -> (Q, A, B) spectra of ``a`` zero-extended to (hp, wp); Q = hp * (wp // 2 + 1)
+    frequencies first, so each frequency's (A, B) matrix is contiguous for the per-frequency products."""
+    fh, fw, _, _ = _dft_matrices(hp, wp, a.dtype)
+    h, w = a.shape[2:]
+    rows = a.reshape(-1, w) @ fw[:w]                                   # (A*B*h, Wq): along W, zeros skipped
+    rows = rows.reshape(a.shape[0] * a.shape[1], h, -1)
+    spec = np.matmul(fh[:, :h], rows)                                  # (A*B, hp, Wq): along H
     return spec.reshape(a.shape[0], a.shape[1], -1).transpose(2, 0, 1)
 
 
-def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int) -> np.ndarray:
-    """Inverse of :func:`_spectra`: (Q, A, B) -> real (A, B, hp, wp)."""
-    return np.fft.irfft2(spec.transpose(1, 2, 0).reshape(a, b, hp, -1), s=(hp, wp))
+def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int) -> np.ndarray:
+    """Inverse of :func:`_spectra`, only the top-left (h, w) of the grid: (Q, A, B) -> real (A, B, h, w)."""
+    _, _, gh, gw = _dft_matrices(hp, wp, spec.real.dtype)
+    grid = np.ascontiguousarray(spec.transpose(1, 2, 0)).reshape(a * b, hp, -1)
+    cols = np.matmul(gh[:h], grid)                                     # (A*B, h, Wq): inverse along H
+    out = cols.real @ gw.real[:, :w] - cols.imag @ gw.imag[:, :w]      # real part of the inverse along W
+    return out.reshape(a, b, h, w)
 
 
 def forward_fft(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> np.ndarray:
@@ -96,7 +126,7 @@ def forward_fft(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> np.ndarray:
     n, c, hp, wp = xp.shape
     f = w.shape[0]
     y = np.matmul(_spectra(xp, hp, wp), _spectra(w, hp, wp).conj().transpose(0, 2, 1))   # (Q, N, F)
-    return _to_space(y, n, f, hp, wp)[:, :, :ho, :wo].astype(xp.dtype, copy=False)
+    return _to_space(y, n, f, hp, wp, ho, wo).astype(xp.dtype, copy=False)
 
 
 def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +137,8 @@ def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.nd
     g = _spectra(dout, hp, wp)                                               # (Q, N, F)
     dx = np.matmul(g, _spectra(w, hp, wp))                                   # (Q, N, C)
     dw = np.matmul(g.conj().transpose(0, 2, 1), _spectra(xp, hp, wp))        # (Q, F, C)
-    dxp = _to_space(dx, n, c, hp, wp).astype(xp.dtype, copy=False)
-    dw = _to_space(dw, f, c, hp, wp)[:, :, :kh, :kw].astype(xp.dtype)
+    dxp = _to_space(dx, n, c, hp, wp, hp, wp).astype(xp.dtype, copy=False)
+    dw = _to_space(dw, f, c, hp, wp, kh, kw).astype(xp.dtype, copy=False)
     return dxp, dw
 
 
