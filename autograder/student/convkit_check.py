@@ -373,7 +373,8 @@ def _compare_array(got, expected, what, case) -> str | None:
         return NONFINITE_MESSAGE.format(what=what, count=int(bad_finite.sum()), index=index)
     tol = case.atol + case.rtol * np.abs(e)
     with np.errstate(invalid="ignore"):
-        diff = np.where(np.isfinite(e), np.abs(a - e), np.where(a == e, 0.0, np.inf))
+        same = (a == e) | (np.isnan(a) & np.isnan(e))  # nan where nan is expected: a diagnosis of overflow
+        diff = np.where(np.isfinite(e), np.abs(a - e), np.where(same, 0.0, np.inf))
     excess = diff - tol
     if not (excess > 0).any():
         return None
@@ -475,9 +476,9 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
          f"selectivity: the response to horizontal/vertical edges {resp['straight']:.3g} must be at most "
          f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
     ]
-    share = case.points / len(tests)
-    return share * sum(ok for ok, _ in tests), [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests
-                                                 if not ok]
+    weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
+    return (float(sum(w for w, (ok, _) in zip(weights, tests) if ok)),
+            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok])
 
 
 def _score_accuracy(case: Case, call) -> tuple[float, list[str]]:

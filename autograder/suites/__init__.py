@@ -1,0 +1,129 @@
+"""The graded cases of every assignment, as data (invariant 3: one suite definition, two oracles).
+
+Each assignment module (``convolution``, ``layers``, ``backprop``, ``cnn``) lists its cases with :func:`case`;
+:func:`cases_for` fills in the expected values from the LIVE reference and, for every known mistake of
+:mod:`autograder.mistakes`, the answer that mistake gives (``diagnoses``, kept only where it differs from the
+correct answer). :func:`freeze_public` writes the public ("visible") cases for a release; hidden ones never leave
+the grader.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from dataclasses import replace
+
+import numpy as np
+
+from autograder.mistakes import MISTAKES, mistaken_answers
+from autograder.student.convkit_check import (ATOL_FLOAT32, ATOL_FLOAT64, RTOL_FLOAT32, RTOL_FLOAT64, Case,
+                                              compare, save_cases)
+
+__all__ = ["ASSIGNMENTS", "Case", "case", "cases_for", "freeze_public", "points_by_function", "reference_function"]
+
+ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
+VISIBILITIES = ("visible", "hidden")
+
+
+_REFERENCE_MODULES = ("image", "conv", "layers", "pool", "softmax", "gradcheck", "cnn")
+
+
+def reference_function(name: str):
+    """The reference object called ``name`` (a function, or the ``KERNELS`` dict), from its submodule.
+
+    (Not ``getattr(reference, name)``: once ``reference.softmax`` the module is imported, that attribute is the
+    module, no longer the function.)"""
+    for module_name in _REFERENCE_MODULES:
+        module = importlib.import_module(f"reference.{module_name}")
+        if name in getattr(module, "__all__", ()):
+            return getattr(module, name)
+    raise LookupError(f"no reference function {name!r}")
+
+
+def _arg_names(function: str, n: int) -> tuple:
+    try:
+        params = list(inspect.signature(reference_function(function)).parameters)
+    except (TypeError, ValueError, AttributeError):
+        return ()
+    return tuple(params[:n])
+
+
+def case(function: str, case_id: str, *args, points: float = 1.0, public: bool = False, kind: str = "array",
+         raises: tuple = (), rtol: float | None = None, atol: float | None = None, output_names: tuple = (),
+         data: dict | None = None, options: dict | None = None, description: str = "", expected=None,
+         **kwargs) -> Case:
+    """One row of a case table; the assignment, the expected value and the diagnoses are filled in later."""
+    if points * 2 != int(points * 2):
+        raise ValueError(f"points must be a whole or half number, got {points} for {function}/{case_id}")
+    return Case(assignment="", function=function, case_id=case_id, args=tuple(args), kwargs=kwargs,
+                points=float(points), visibility="visible" if public else "hidden", kind=kind,
+                raises=tuple(raises), rtol=rtol, atol=atol, output_names=tuple(output_names), data=data or {},
+                options=options or {}, description=description, expected=expected)
+
+
+def _has_float32(values) -> bool:
+    for v in values:
+        if isinstance(v, np.ndarray) and v.dtype == np.float32:
+            return True
+        if isinstance(v, (tuple, list)) and _has_float32(v):
+            return True
+    return False
+
+
+def _first_dtype(value):
+    return value.dtype if isinstance(value, np.ndarray) else None
+
+
+def _complete(assignment: str, c: Case) -> Case:
+    f32 = _has_float32(c.args) or _has_float32(c.kwargs.values())
+    rtol = c.rtol if c.rtol is not None else (RTOL_FLOAT32 if f32 else RTOL_FLOAT64)
+    atol = c.atol if c.atol is not None else (ATOL_FLOAT32 if f32 else ATOL_FLOAT64)
+    c = replace(c, assignment=assignment, rtol=rtol, atol=atol, arg_names=c.arg_names or _arg_names(c.function,
+                                                                                                     len(c.args)))
+    if c.kind in ("array", "exact"):
+        obj = reference_function(c.function)
+        copied = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in c.args)
+        expected = obj(*copied, **c.kwargs) if callable(obj) else obj[c.args[0]]
+        expected = np.array(expected) if isinstance(expected, np.ndarray) else expected
+        dtype = str(expected.dtype) if f32 and isinstance(expected, np.ndarray) else None
+        c = replace(c, expected=expected, dtype=dtype)
+        diagnoses = {}
+        for name, value in mistaken_answers(c.function, c.args, c.kwargs).items():
+            if compare(value, expected, replace(c, dtype=None)):  # keep only mistakes that change the answer
+                diagnoses[name] = np.array(value) if isinstance(value, np.ndarray) else value
+        c = replace(c, diagnoses=diagnoses, explanations={n: MISTAKES[n].explanation for n in diagnoses})
+    return c
+
+
+@functools.lru_cache(maxsize=None)
+def _all_cases(assignment: str) -> tuple[Case, ...]:
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
+    module = importlib.import_module(f"autograder.suites.{assignment}")
+    cases = tuple(_complete(assignment, c) for c in module.cases())
+    ids = [(c.function, c.case_id) for c in cases]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate case ids in {assignment}")
+    return cases
+
+
+def cases_for(assignment: str, visibility: str | None = None) -> list[Case]:
+    """The cases of ``assignment`` (all, or only "visible" / "hidden"), expected values from the live reference."""
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {VISIBILITIES} or None, got {visibility!r}")
+    return [c for c in _all_cases(assignment) if visibility in (None, c.visibility)]
+
+
+def points_by_function(assignment: str) -> dict[str, float]:
+    """Total points (public + hidden cases) of each graded function, in case-table order."""
+    totals: dict[str, float] = {}
+    for c in cases_for(assignment):
+        totals[c.function] = totals.get(c.function, 0.0) + c.points
+    return totals
+
+
+def freeze_public(assignment: str, dest_dir):
+    """Write the public cases of ``assignment`` to dest_dir/public_cases.json + public_cases.npz (data only)."""
+    public = cases_for(assignment, "visible")
+    return save_cases(public, dest_dir, extra={"assignment": assignment,
+                                               "points_by_function": points_by_function(assignment)})

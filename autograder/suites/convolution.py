@@ -1,0 +1,141 @@
+"""Cases of the ``convolution`` assignment: grayscale, padding, output size, correlation/convolution, layers,
+the slides' kernels and the kernel-design exercise. Totals: 5 points per function, 10 for correlate2d and
+conv2d_forward (see ``points_by_function``)."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from autograder.suites import case
+from reference.slides import EXAMPLES, by_id
+
+# The slides' RGB table (deck 000): red, a dark teal, yellow, green, blue, purple.
+_SLIDE_RGB = np.array([[[255, 0, 0], [0, 69, 100], [255, 255, 0]], [[0, 255, 0], [0, 0, 255], [153, 51, 255]]],
+                      dtype=np.uint8)
+# Thresholds of the kernel-design scorer (options of its cases): see convkit_check._score_kernel_response.
+KERNEL_DESIGN = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25, "weights": (0.5, 1.0, 1.0)}
+
+
+def _r(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _slide(function):
+    return [case(function, ex.id, *ex.args, points=0.5, public=True, description=ex.section, **ex.kwargs)
+            for ex in EXAMPLES if ex.function == function]
+
+
+def _patches(images) -> np.ndarray:
+    """Every 3x3 patch of every image, one per row (P, 9): the scorer's response is patches @ kernel.ravel()."""
+    return np.concatenate([sliding_window_view(im, (3, 3)).reshape(-1, 9) for im in images])
+
+
+def _edge_images(size: int, offsets, contrast: float, rng, noise: float):
+    yy, xx = np.mgrid[0:size, 0:size]
+    diag, straight = [], []
+    for o in offsets:
+        diag += [(xx - yy > o) * contrast, (xx + yy > size - 1 + o) * contrast]
+        straight += [(xx > size // 2 + o) * contrast, (yy > size // 2 + o) * contrast]
+    if noise:
+        diag = [d + noise * rng.standard_normal(d.shape) for d in diag]
+        straight = [s + noise * rng.standard_normal(s.shape) for s in straight]
+    flat = [np.full((size, size), v * contrast) for v in (0.25, 1.0)]
+    return {"diagonal": _patches(diag), "straight": _patches(straight), "flat": _patches(flat)}
+
+
+def _kernel_design(case_id, seed, size, offsets, contrast, noise, public):
+    rng = np.random.default_rng(seed)
+    points = sum(KERNEL_DESIGN["weights"])
+    return case("diagonal_edge_kernel", case_id, points=points, public=public, kind="kernel_response",
+                data=_edge_images(size, offsets, contrast, rng, noise),
+                options={**KERNEL_DESIGN, "contrast": contrast},
+                description="a kernel that answers 45-degree edges and ignores flat regions and straight edges")
+
+
+def cases():
+    rng = np.random.default_rng(1)
+    out = [
+        case("rgb_to_grayscale", "slide-colours", _SLIDE_RGB, public=True),
+        case("rgb_to_grayscale", "float32", rng.random((4, 5, 3), dtype=np.float32), public=True),
+        case("rgb_to_grayscale", "uint8-7x3", rng.integers(0, 256, (7, 3, 3), dtype=np.uint8)),
+        case("rgb_to_grayscale", "one-pixel", np.array([[[0.2, 0.9, 0.4]]])),
+        case("rgb_to_grayscale", "bad-2d", rng.random((4, 4)), kind="raises", raises=("ValueError",), points=0.5),
+        case("rgb_to_grayscale", "bad-4-channels", rng.random((3, 3, 4)), kind="raises", raises=("ValueError",),
+             points=0.5),
+
+        case("zero_pad", "pad1", _r(rng, 1, 1, 3, 3), 1, public=True),
+        case("zero_pad", "pad-pair", _r(rng, 2, 3, 2, 4), (1, 2), public=True),
+        case("zero_pad", "image-2d", _r(rng, 3, 4), 2),
+        case("zero_pad", "float32-pair", _r(rng, 1, 2, 3, 3, dtype=np.float32), (2, 1)),
+        case("zero_pad", "pad0", _r(rng, 4, 1, 2, 5), 0, points=0.5),
+        case("zero_pad", "bad-negative", _r(rng, 1, 1, 2, 2), -1, kind="raises", raises=("ValueError",), points=0.5),
+    ]
+    sizes = [("slide-valid", (5, 3), {}, True), ("slide-stride2", (5, 3), {"stride": 2, "pad": 1}, True),
+             ("slide-digit", (6, 3), {}, True), ("digits-conv1", (8, 5), {"pad": 2}, False),
+             ("mnist-conv1", (28, 5), {"pad": 2}, False), ("stride2", (7, 2), {"stride": 2}, False),
+             ("stride3-pad1", (10, 3), {"stride": 3, "pad": 1}, False), ("kernel-fills", (3, 5), {"pad": 1}, False)]
+    out += [case("output_size", cid, *nk, kind="exact", points=0.5, public=pub, **kw) for cid, nk, kw, pub in sizes]
+    out += [case("output_size", "bad-too-big", 3, 5, kind="raises", raises=("ValueError",), points=0.5, public=True),
+            case("output_size", "bad-too-big-padded", 2, 5, stride=2, pad=1, kind="raises", raises=("ValueError",),
+                 points=0.5)]
+
+    out += _slide("correlate2d")
+    half = functools.partial(case, points=0.5)
+    out += [
+        half("correlate2d", "rect-stride-pad", _r(rng, 6, 9), _r(rng, 2, 3), stride=(1, 2), pad=(1, 2)),
+        half("correlate2d", "same-float32", _r(rng, 7, 5, dtype=np.float32), _r(rng, 3, 3, dtype=np.float32),
+             pad="same"),
+        half("correlate2d", "full", _r(rng, 4, 6), _r(rng, 2, 3), pad="full"),
+        half("correlate2d", "valid-column-kernel", _r(rng, 5, 5), _r(rng, 3, 1), pad="valid"),
+        half("correlate2d", "kernel-fills-padded", _r(rng, 3, 4), _r(rng, 5, 6), pad=1),
+        half("correlate2d", "stride-over-kernel", _r(rng, 9, 9), _r(rng, 2, 2), stride=3),
+        half("correlate2d", "one-by-one-stride2", _r(rng, 4, 5), _r(rng, 1, 1), stride=2),
+        half("correlate2d", "pad2-stride2", _r(rng, 6, 7), _r(rng, 3, 3), stride=2, pad=2),
+        half("correlate2d", "pad-pair-float32", _r(rng, 5, 8, dtype=np.float32), _r(rng, 3, 2, dtype=np.float32),
+             pad=(2, 1)),
+        case("correlate2d", "bad-kernel-too-big", _r(rng, 3, 3), _r(rng, 4, 4), kind="raises",
+             raises=("ValueError",), points=0.5),
+        case("correlate2d", "bad-3d-image", _r(rng, 1, 3, 3), _r(rng, 2, 2), kind="raises",
+             raises=("ValueError",), points=0.5),
+    ]
+
+    binary, sharpen = by_id("sharpen-valid").args
+    out += [
+        case("convolve2d", "slide-flip-first", binary, np.arange(1.0, 10.0).reshape(3, 3), public=True),
+        case("convolve2d", "first-example", np.arange(9.0).reshape(3, 3), np.array([[0.0, 1], [2, 3]]), public=True),
+        case("convolve2d", "rect-stride-pad", _r(rng, 5, 7), _r(rng, 3, 2), stride=2, pad=1),
+        case("convolve2d", "same-float32", _r(rng, 6, 6, dtype=np.float32), _r(rng, 3, 3, dtype=np.float32),
+             pad="same"),
+        case("convolve2d", "full", _r(rng, 4, 4), _r(rng, 2, 2), pad="full"),
+    ]
+
+    out += [
+        case("conv2d_forward", "slide-sharpen-pad1", binary[None, None], sharpen[None, None], np.array([0.5]),
+             pad=1, public=True),
+        case("conv2d_forward", "rgb-two-filters", _r(rng, 1, 3, 5, 6), _r(rng, 2, 3, 3, 3), _r(rng, 2), pad=1,
+             public=True),
+        case("conv2d_forward", "batch-stride2", _r(rng, 4, 1, 7, 7), _r(rng, 3, 1, 3, 3), _r(rng, 3), stride=2,
+             public=True),
+        case("conv2d_forward", "rect-stride-pad", _r(rng, 2, 3, 6, 9), _r(rng, 4, 3, 2, 3), _r(rng, 4),
+             stride=(1, 2), pad=(1, 2)),
+        case("conv2d_forward", "float32", _r(rng, 4, 3, 8, 6, dtype=np.float32),
+             _r(rng, 2, 3, 3, 3, dtype=np.float32), _r(rng, 2, dtype=np.float32), pad=1),
+        case("conv2d_forward", "one-by-one", _r(rng, 1, 3, 4, 5), _r(rng, 5, 3, 1, 1), _r(rng, 5)),
+        case("conv2d_forward", "kernel-fills-padded", _r(rng, 2, 1, 3, 4), _r(rng, 2, 1, 5, 6), _r(rng, 2), pad=1),
+        case("conv2d_forward", "stride-over-kernel", _r(rng, 1, 3, 9, 8), _r(rng, 2, 3, 2, 2), _r(rng, 2),
+             stride=3, pad=2),
+        case("conv2d_forward", "digits-conv1", _r(rng, 4, 1, 8, 8), _r(rng, 4, 1, 5, 5), _r(rng, 4), pad=2),
+        case("conv2d_forward", "bad-channels", _r(rng, 1, 3, 4, 4), _r(rng, 2, 2, 3, 3), _r(rng, 2),
+             kind="raises", raises=("ValueError",)),
+    ]
+
+    public_kernels = ("identity", "sharpen", "box_blur", "sobel_x")
+    hidden_kernels = ("gaussian_blur", "emboss", "sobel_y", "outline", "horizontal_lines", "vertical_lines")
+    out += [case("KERNELS", name, name, points=0.5, public=name in public_kernels)
+            for name in public_kernels + hidden_kernels]
+
+    out += [_kernel_design("public-edges", 7, 10, (0,), 1.0, 0.0, True),
+            _kernel_design("hidden-edges", 8, 14, (-2, 1, 3), 255.0, 2.0, False)]
+    return out

@@ -1,0 +1,91 @@
+"""Cases of the ``layers`` assignment: ReLU, pooling, flatten, dense, softmax, cross-entropy.
+Totals: 5 points per function, 10 for max_pool2d (see ``points_by_function``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.suites import case
+from reference.slides import EXAMPLES, by_id
+
+
+def _r(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _slide(function):
+    return [case(function, ex.id, *ex.args, public=True, description=ex.section, **ex.kwargs)
+            for ex in EXAMPLES if ex.function == function]
+
+
+def _ties(rng, *shape):
+    """Small integers after ReLU: many windows hold their maximum twice (as real feature maps do)."""
+    return np.maximum(rng.integers(-2, 3, shape), 0).astype(np.float64)
+
+
+def cases():
+    rng = np.random.default_rng(2)
+    pool4 = by_id("max-pool-4x4").args[0]
+    out = _slide("relu") + [
+        case("relu", "nchw-float32", _r(rng, 2, 3, 4, 5, dtype=np.float32)),
+        case("relu", "matrix", _r(rng, 3, 7)),
+        case("relu", "vector", _r(rng, 9)),
+        case("relu", "batch", _r(rng, 2, 2, 3, 3), public=True),
+    ]
+    out += _slide("max_pool2d") + [
+        case("max_pool2d", "batch-channels", _r(rng, 2, 3, 6, 8)),
+        case("max_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2),
+        case("max_pool2d", "rect-window", _r(rng, 2, 1, 6, 6), size=(2, 3)),
+        case("max_pool2d", "overlap-stride1", _r(rng, 1, 1, 4, 6), size=2, stride=1),
+        case("max_pool2d", "float32", _r(rng, 2, 2, 4, 4, dtype=np.float32)),
+        case("max_pool2d", "ties", _ties(rng, 2, 2, 4, 6), public=True),
+        case("max_pool2d", "bad-3d", _r(rng, 3, 4, 4), kind="raises", raises=("ValueError",), points=0.5),
+        case("max_pool2d", "bad-window-too-big", _r(rng, 1, 1, 2, 2), size=3, kind="raises", raises=("ValueError",),
+             points=0.5),
+    ]
+    out += _slide("avg_pool2d") + [
+        case("avg_pool2d", "batch-channels", _r(rng, 2, 3, 6, 6)),
+        case("avg_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2, public=True),
+        case("avg_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32)),
+        case("avg_pool2d", "overlap-stride1", _r(rng, 2, 1, 3, 4), size=2, stride=1),
+    ]
+    out += [
+        case("sum_pool2d", "slide-4x4", pool4, public=True),
+        case("sum_pool2d", "batch-channels", _r(rng, 2, 3, 6, 6)),
+        case("sum_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2, public=True),
+        case("sum_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32)),
+        case("sum_pool2d", "rect-window", _r(rng, 2, 1, 4, 6), size=(2, 3), stride=(1, 2)),
+    ]
+    out += [
+        case("flatten", "batch", _r(rng, 2, 3, 2, 2), public=True),
+        case("flatten", "single", _r(rng, 1, 1, 1, 1)),
+        case("flatten", "float32", _r(rng, 4, 2, 3, 5, dtype=np.float32), public=True),
+        case("flatten", "digits-features", _r(rng, 3, 36, 2, 2)),
+        case("flatten", "bad-1d", _r(rng, 5), kind="raises", raises=("ValueError",)),
+    ]
+    out += [
+        case("dense_forward", "rect", _r(rng, 2, 3), _r(rng, 3, 4), _r(rng, 4), public=True),
+        case("dense_forward", "square", _r(rng, 3, 4), _r(rng, 4, 4), _r(rng, 4), public=True),
+        case("dense_forward", "digits-head", _r(rng, 5, 6), _r(rng, 6, 3), _r(rng, 3)),
+        case("dense_forward", "square-float32", _r(rng, 1, 8, dtype=np.float32), _r(rng, 8, 8, dtype=np.float32),
+             _r(rng, 8, dtype=np.float32)),
+        case("dense_forward", "bad-w-shape", _r(rng, 2, 5), _r(rng, 3, 4), _r(rng, 4), kind="raises",
+             raises=("ValueError",)),
+    ]
+    out += [
+        case("softmax", "small", _r(rng, 2, 3), public=True),
+        case("softmax", "huge-logits", 1000 * _r(rng, 2, 4) + np.array([[1000.0], [-1000.0]]), public=True),
+        case("softmax", "ten-classes", _r(rng, 5, 10)),
+        case("softmax", "float32", _r(rng, 3, 4, dtype=np.float32), points=0.5),
+        case("softmax", "huge-negative", -1000 + _r(rng, 1, 6), points=0.5),
+        case("softmax", "single-row", _r(rng, 1, 4), points=0.5),
+        case("softmax", "three-axes", 900 * _r(rng, 2, 3, 5), points=0.5),
+    ]
+    out += [
+        case("cross_entropy", "small", _r(rng, 3, 4), np.array([0, 3, 1]), public=True),
+        case("cross_entropy", "ten-classes", _r(rng, 8, 10), rng.integers(0, 10, 8)),
+        case("cross_entropy", "huge-logits", 800 * _r(rng, 4, 5), np.array([4, 0, 2, 2]), public=True),
+        case("cross_entropy", "float32", _r(rng, 6, 3, dtype=np.float32), np.array([0, 1, 2, 2, 1, 0])),
+        case("cross_entropy", "bad-label", _r(rng, 2, 3), np.array([0, 3]), kind="raises",
+             raises=("ValueError",)),
+    ]
+    return out
