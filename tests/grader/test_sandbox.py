@@ -1,0 +1,294 @@
+"""Does the sandbox carry plain values faithfully, and turn every kind of student failure into a clean error?
+
+Real worker processes throughout (no mocks). The hostile-code side (reading, writing, signalling, forking) is in
+test_sandbox_attacks.py.
+"""
+from __future__ import annotations
+
+import math
+import os
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import (CallTimeout, InvalidResult, Limits, NotDefined, ProtocolError, Sandbox,
+                                StudentError, WorkerCrashed)
+from autograder.sandbox.layers import bwrap_path
+
+FAST = Limits(call_timeout_s=5.0, load_timeout_s=10.0, memory_mb=768, max_output_bytes=4096,
+              max_array_bytes=1 << 20)
+SHORT_TIMEOUT_S = 0.5
+# A timed-out call must come back within the timeout plus this much (killing and reaping the worker).
+KILL_SLACK_S = 2.0
+MODES = ["bwrap", "plain"]
+
+IDENT = "def ident(x):\n    return x\n"
+
+
+def limits_for(mode: str, **kw) -> Limits:
+    if mode == "bwrap" and bwrap_path() is None:
+        pytest.skip("bubblewrap is not installed or cannot create namespaces on this machine")
+    base = {f: getattr(FAST, f) for f in FAST.__dataclass_fields__}
+    base.update(kw, use_bwrap=(mode == "bwrap"))
+    return Limits(**base)
+
+
+@pytest.fixture(scope="module")
+def ident_sb():
+    with Sandbox(IDENT, limits=FAST) as sb:
+        yield sb
+
+
+ARRAYS = [
+    np.arange(12, dtype=np.float64).reshape(3, 4),
+    np.linspace(-1, 1, 7, dtype=np.float32),
+    np.array([[1, -2], [3, -128]], dtype=np.int8),
+    np.arange(6, dtype=np.uint16).reshape(1, 2, 3),
+    np.array([True, False, True]),
+    np.array([1 + 2j, -3j], dtype=np.complex128),
+    np.array(3.5),                                    # 0-d
+    np.zeros((0, 4), dtype=np.float64),               # empty
+    np.arange(24, dtype=np.float64).reshape(2, 3, 4).transpose(2, 0, 1),   # non-contiguous
+    np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3)),
+    np.array([np.nan, np.inf, -np.inf, -0.0]),
+]
+
+
+@pytest.mark.parametrize("arr", ARRAYS, ids=lambda a: f"{a.dtype}{a.shape}")
+def test_array_round_trip(ident_sb, arr):
+    """Does an array come back as a base ndarray with the same dtype, shape and bits?"""
+    got = ident_sb.call("ident", args=[arr])
+    assert type(got) is np.ndarray
+    assert got.dtype == arr.dtype and got.shape == arr.shape
+    np.testing.assert_array_equal(got, arr)
+
+
+PLAIN = [0, -7, 2 ** 70, 1.5, -0.0, "naïve ∑ text", "", True, False, None, [1, [2, [3.0]]],
+         {"a": 1, "b": [None, "x"], "c": {"d": True}}, (1, "two", (3.0, None)), [], {}, {"$nd": 0, "$tuple": 1}]
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=repr)
+def test_plain_round_trip(ident_sb, value):
+    """Do JSON-able values come back equal and of the same type (tuples stay tuples; dict keys cannot forge tags)?"""
+    got = ident_sb.call("ident", args=[value])
+    assert got == value and type(got) is type(value)
+
+
+def test_nan_inf_and_numpy_scalars(ident_sb):
+    got = ident_sb.call("ident", args=[[float("nan"), float("inf"), np.float32(1.25), np.int16(-3)]])
+    assert math.isnan(got[0]) and got[1] == math.inf
+    assert type(got[2]) is np.float32 and got[2] == np.float32(1.25)
+    assert type(got[3]) is np.int16 and got[3] == -3
+
+
+def test_mixed_structure_of_arrays(ident_sb):
+    x = {"w": np.ones((2, 2), np.float32), "grads": (np.arange(3), [np.zeros(1)])}
+    got = ident_sb.call("ident", kwargs={"x": x})
+    assert type(got["grads"]) is tuple
+    np.testing.assert_array_equal(got["w"], x["w"])
+    np.testing.assert_array_equal(got["grads"][0], x["grads"][0])
+
+
+def test_student_exception_carries_type_message_and_student_frames_only():
+    src = "def helper(n):\n    raise ValueError(f'bad n={n}')\n\ndef f(n):\n    return helper(n)\n"
+    with Sandbox(src, limits=FAST) as sb:
+        with pytest.raises(StudentError) as info:
+            sb.call("f", args=[3])
+        err = info.value
+        assert err.type_name == "ValueError" and err.message == "bad n=3"
+        assert 'line 2, in helper' in err.student_traceback and "<student>" in err.student_traceback
+        assert "<protocol>" not in err.student_traceback and "worker_boot" not in err.student_traceback
+        # the worker survived the exception
+        with pytest.raises(StudentError):
+            sb.call("f", args=[4])
+        assert sb.restarts == 0
+
+
+def test_not_defined_and_has():
+    with Sandbox("x = 3\ndef g():\n    return 1\n", limits=FAST) as sb:
+        assert sb.has("g") and not sb.has("x") and not sb.has("nope")
+        with pytest.raises(NotDefined):
+            sb.call("nope")
+        assert sb.call("g") == 1
+
+
+def test_load_report_for_a_source_that_fails_half_way():
+    src = "def early():\n    return 'defined'\n\nprint('loading')\n1 / 0\n\ndef late():\n    return 2\n"
+    with Sandbox(src, limits=FAST) as sb:
+        rep = sb.load_report
+        assert rep["ok"] is False and rep["error_type"] == "ZeroDivisionError"
+        assert "line 5" in rep["error"] and rep["stdout"] == "loading\n"
+        assert sb.has("early") and not sb.has("late")
+        assert sb.call("early") == "defined"
+
+
+def test_syntax_error_is_reported():
+    with Sandbox("def f(:\n  pass\n", limits=FAST) as sb:
+        assert sb.load_report["ok"] is False and sb.load_report["error_type"] == "SyntaxError"
+
+
+def test_trusted_preamble_shares_the_namespace():
+    with Sandbox("def f(x):\n    return double(x) + 1\n", limits=FAST, trusted_preamble="def double(v):\n    return 2 * v\n") as sb:
+        assert sb.call("f", args=[np.arange(3)]).tolist() == [1, 3, 5]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeout_kills_the_worker_and_the_next_call_works(mode):
+    src = "import time\ndef spin():\n    while True:\n        pass\ndef nap():\n    time.sleep(60)\ndef ok():\n    return 'ok'\n"
+    with Sandbox(src, limits=limits_for(mode, call_timeout_s=SHORT_TIMEOUT_S)) as sb:
+        for fn in ("spin", "nap"):
+            pid = sb._proc.pid
+            t0 = time.monotonic()
+            with pytest.raises(CallTimeout):
+                sb.call(fn)
+            assert time.monotonic() - t0 < SHORT_TIMEOUT_S + KILL_SLACK_S
+            assert not os.path.exists(f"/proc/{pid}"), "the timed-out worker is still alive"
+            assert sb.call("ok") == "ok"
+        assert sb.restarts == 2
+
+
+CRASHES = [
+    ("import os\ndef f():\n    os._exit(3)\n", "exited with code 3"),
+    ("import sys\ndef f():\n    sys.exit(4)\n", "exited with code 4"),
+    ("def f():\n    raise SystemExit(5)\n", "exited with code 5"),
+    ("import ctypes\ndef f():\n    return ctypes.string_at(16, 8)  # below mmap_min_addr: never mapped\n", "SIGSEGV"),
+    ("import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n", "SIGKILL"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("src,reason", CRASHES, ids=["os._exit", "sys.exit", "SystemExit", "segfault", "kill-self"])
+def test_crash_is_reported_and_the_next_call_works(mode, src, reason):
+    with Sandbox(src + "def ok():\n    return 1\n", limits=limits_for(mode)) as sb:
+        with pytest.raises(WorkerCrashed, match=reason):
+            sb.call("f")
+        assert sb.call("ok") == 1 and sb.restarts == 1
+
+
+def test_a_source_that_crashes_while_loading_fails_every_call_fast():
+    with Sandbox("import os\nos._exit(9)\ndef f():\n    return 1\n", limits=FAST) as sb:
+        assert sb.load_report["crashed"] and "code 9" in sb.load_report["error"]
+        t0 = time.monotonic()
+        for _ in range(3):
+            with pytest.raises(WorkerCrashed, match="code 9"):
+                sb.call("f")
+        assert time.monotonic() - t0 < 0.1
+
+
+UNTRUSTED_RETURNS = {
+    "always-equal object": "class A:\n    def __eq__(self, o):\n        return True\ndef f():\n    return A()\n",
+    "object array": "import numpy as np\ndef f():\n    return np.array([1, 'a', None], dtype=object)\n",
+    "generator": "def f():\n    return (i for i in range(3))\n",
+    "function": "def f():\n    return f\n",
+    "int dict keys": "def f():\n    return {1: 2}\n",
+    "structured dtype": "import numpy as np\ndef f():\n    return np.zeros(2, dtype=[('a', 'i4'), ('b', 'f8')])\n",
+    "string array": "import numpy as np\ndef f():\n    return np.array(['a', 'b'])\n",
+    "too big": "import numpy as np\ndef f():\n    return np.zeros(1 << 20)\n",  # 8 MB > FAST cap of 1 MB
+}
+
+
+@pytest.mark.parametrize("name", list(UNTRUSTED_RETURNS))
+def test_values_that_cannot_cross_become_errors(name):
+    with Sandbox(UNTRUSTED_RETURNS[name] + "def ok():\n    return 1\n", limits=FAST) as sb:
+        with pytest.raises(InvalidResult):
+            sb.call("f")
+        assert sb.call("ok") == 1
+
+
+def test_ndarray_subclass_with_a_lying_eq_arrives_as_plain_data():
+    src = ("import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, o):\n        return np.ones(self.shape, bool)\n"
+           "    def __array_finalize__(self, obj):\n        pass\n"
+           "def f():\n    return np.arange(4.0).view(Liar)\n")
+    with Sandbox(src, limits=FAST) as sb:
+        got = sb.call("f")
+    assert type(got) is np.ndarray
+    assert not (got == np.array([9.0, 9.0, 9.0, 9.0])).any()
+    np.testing.assert_array_equal(got, np.arange(4.0))
+
+
+def test_forged_pickle_frame_is_never_unpickled(tmp_path):
+    """A student who writes raw frames (bypassing the worker's encoder) with an object-dtype .npy gets refused."""
+    marker = tmp_path / "unpickled"
+    src = f"""
+import io, os, sys, pickle, numpy as np
+class Boom:
+    def __reduce__(self):
+        return (open, ({str(marker)!r}, "w"))
+def f():
+    boot = sys.modules["__main__"]
+    buf = io.BytesIO()
+    np.save(buf, np.array([Boom()], dtype=object), allow_pickle=True)
+    boot.P.write_frame(boot.OUT, {{"ok": True, "value": {{"$nd": 0}}, "stdout": "", "stderr": ""}}, [buf.getvalue()])
+    return 1
+def ok():
+    return 2
+"""
+    with Sandbox(src, limits=FAST) as sb:
+        with pytest.raises(InvalidResult, match="pickle|valid"):
+            sb.call("f")
+        assert sb.call("ok") == 2
+    assert not marker.exists()
+
+
+def test_oversized_frame_header_is_refused_without_reading_it():
+    src = ("import os, struct, sys\ndef f():\n    boot = sys.modules['__main__']\n"
+           "    os.write(boot.OUT, struct.pack('>I', 2**31))\n    return 1\ndef ok():\n    return 3\n")
+    with Sandbox(src, limits=FAST) as sb:
+        with pytest.raises(ProtocolError, match="cap"):
+            sb.call("f")
+        assert sb.call("ok") == 3
+
+
+def test_grader_refuses_to_send_oversized_or_unsupported_arguments(ident_sb):
+    with pytest.raises(TypeError, match="cap"):
+        ident_sb.call("ident", args=[np.zeros(1 << 20)])
+    with pytest.raises(TypeError, match="object"):
+        ident_sb.call("ident", args=[object()])
+
+
+@pytest.mark.parametrize("how", ["print", "os.write"])
+def test_printing_100_mb_is_capped_and_fast(how):
+    body = ("    s = 'x' * (1 << 20)\n    for _ in range(100):\n        print(s)\n" if how == "print" else
+            "    import os\n    s = b'y' * (1 << 20)\n    for _ in range(100):\n        os.write(1, s)\n")
+    with Sandbox("def f():\n" + body + "    return 'done'\n", limits=FAST) as sb:
+        t0 = time.monotonic()
+        assert sb.call("f") == "done"
+        elapsed = time.monotonic() - t0
+        if how == "print":
+            assert len(sb.last_output["stdout"]) <= FAST.max_output_bytes + 100
+            assert "more characters not kept" in sb.last_output["stdout"]
+    assert len(sb.raw_output) <= FAST.max_output_bytes
+    assert elapsed < 5.0
+
+
+def test_layers_are_reported_with_reasons_for_the_missing_ones():
+    with Sandbox(IDENT, limits=FAST) as sb:
+        assert "rlimits" in sb.layers
+        assert not set(sb.layers) & set(sb.missing)
+        assert all(isinstance(r, str) and r for r in sb.missing.values())
+        if os.geteuid() == 0 and bwrap_path():
+            assert {"bubblewrap", "netns", "pidns", "landlock", "seccomp"} <= set(sb.layers)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_startup_and_per_call_overhead_are_reported(mode, capsys):
+    """Start-up to first result (NumPy imported in the worker) and per-call overhead; printed, not asserted."""
+    src = "import numpy as np\ndef f(a):\n    return a + 1\n"
+    small, big = np.ones((4, 4)), np.ones((1 << 20) // 8 - 64)
+    t0 = time.perf_counter()
+    with Sandbox(src, limits=limits_for(mode)) as sb:
+        sb.call("f", args=[small])
+        first = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for _ in range(50):
+            sb.call("f", args=[small])
+        per_call = (time.perf_counter() - t1) / 50
+        t2 = time.perf_counter()
+        sb.call("f", args=[big])
+        per_big = time.perf_counter() - t2
+        layers = sb.layers
+    with capsys.disabled():
+        print(f"\n[sandbox {mode}] start->first result {first * 1e3:.0f} ms, per call (4x4) {per_call * 1e3:.2f} ms, "
+              f"1 MB array {per_big * 1e3:.1f} ms; layers {layers}")
