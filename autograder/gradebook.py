@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["default_db_url", "record", "GradebookError"]
@@ -36,8 +37,11 @@ def record(db_url: str, course_id: str, assignment: str, student: str, notebook:
     """Write ``cell_scores`` (``{grade_cell_name: points}``) as auto scores of ``student``'s submission."""
     _ensure_alembic_on_path()
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
-    with Gradebook(db_url, course_id=course_id) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url, course_id=course_id) as gb:
+        # nbgrader 0.9.6's add_submission trips SQLAlchemy 2's autoflush warnings on every new submission.
+        warnings.simplefilter("ignore", SAWarning)
         try:
             gb.find_assignment(assignment)
         except MissingEntry as exc:

@@ -1,0 +1,205 @@
+"""Grading one submission: the trusted pytest suite calls the student's functions through the sandbox proxy.
+
+Flow (ARCHITECTURE.md): read the notebook (nbformat, size-capped), check it belongs to this assignment, take its
+code cells (``convkit_check.notebook_source``), start a :class:`~autograder.sandbox.Sandbox` on them, and run the
+graded suite -- a real pytest session in this process, one test per case, parametrised over the live cases -- in
+which every call to a student function crosses into the sandboxed worker. The outcome is a Gradescope results.json
+dict. Nothing the student's code does reaches this process except plain arrays and JSON.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.sandbox import CallTimeout as SandboxTimeout
+from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
+from autograder.student import convkit_check as cc
+from autograder.submissions import MAX_NOTEBOOK_BYTES, Submission
+
+__all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "HIDDEN_OUTPUT"]
+
+LOAD_FAILED = "the notebook could not be read: {reason}"
+WRONG_ASSIGNMENT = "this notebook is the {other!r} assignment, not {assignment!r}: submit the {assignment} notebook"
+NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's cells: was the right file submitted?"
+HIDDEN_OUTPUT = "hidden case: {status}"
+CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
+
+# Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
+# loop costs a few seconds. The cnn assignment trains, which takes seconds with correct code.
+DEFAULT_LIMITS = Limits(call_timeout_s=10.0)
+CNN_LIMITS = Limits(call_timeout_s=90.0, cpu_s=600)
+
+
+def cell_name(function: str) -> str:
+    """The nbgrader grade cell that holds ``function``'s score (assignments/authoring/nb.py's test_cell)."""
+    return f"{function}_check"
+
+
+@functools.lru_cache(maxsize=None)
+def _worker_preamble() -> str:
+    # The worker gets the same convkit_check the student has (it is shipped in every release, so nothing secret),
+    # as a module of its own, and a trampoline that turns {"callable": name} markers into the named functions.
+    source = inspect.getsource(cc).replace("\nimport nbformat\n", "\n")  # TEMP
+    return (
+        "import sys as _sys, types as _types\n"
+        "_convkit = _types.ModuleType('convkit_check')\n"
+        "_sys.modules['convkit_check'] = _convkit\n"
+        f"exec(compile({source!r}, 'convkit_check.py', 'exec'), _convkit.__dict__)\n"
+        "def __convkit_call__(name, args, kwargs):\n"
+        "    def unmark(v):\n"
+        "        if isinstance(v, dict) and set(v) == {'__callable__'}:\n"
+        "            return _convkit.CALLABLES[v['__callable__']]\n"
+        "        return v\n"
+        "    args = [unmark(a) for a in args]\n"
+        "    kwargs = {k: unmark(v) for k, v in (kwargs or {}).items()}\n"
+        "    return _convkit.call_in_namespace(globals(), name, args, kwargs)\n"
+        "def __convkit_cell_errors():\n"
+        "    return list(globals().get(_convkit.CELL_ERRORS, []))\n"
+    )
+
+
+def _mark_callables(value):
+    for name, fn in cc.CALLABLES.items():
+        if value is fn:
+            return {"__callable__": name}
+    return value
+
+
+def _sandbox_call(sandbox: Sandbox):
+    def call(name, args, kwargs):
+        marked_args = [_mark_callables(a) for a in args]
+        marked_kwargs = {k: _mark_callables(v) for k, v in (kwargs or {}).items()}
+        try:
+            return sandbox.call("__convkit_call__", args=[name, marked_args, marked_kwargs])
+        except SandboxTimeout as exc:
+            raise cc.CallTimeout(str(exc)) from None
+        except StudentError as exc:
+            if exc.type_name == "FunctionMissing":
+                raise cc.FunctionMissing(name) from None
+            raise cc.StudentException(exc.type_name, exc.message, exc.student_traceback) from None
+        except InvalidResult as exc:
+            raise cc.StudentException("InvalidResult", str(exc), "") from None
+        except WorkerCrashed as exc:
+            raise cc.StudentException("WorkerCrashed", CRASH_MESSAGE.format(reason=exc), "") from None
+    return call
+
+
+def _notebook_identity(nb, assignment: str, functions: set[str], others: dict[str, set[str]]) -> str | None:
+    ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    ours = {cell_name(f) for f in functions}
+    if ids & ours:
+        return None
+    for other, names in others.items():
+        if ids & {cell_name(f) for f in names}:
+            return WRONG_ASSIGNMENT.format(other=other, assignment=assignment)
+    return NOT_A_SUBMISSION.format(assignment=assignment)
+
+
+def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
+    hidden = case.visibility != "visible"
+    output = result.message
+    if hidden:
+        output = HIDDEN_OUTPUT.format(status=result.status)
+        if result.diagnosis:
+            output += "\n" + "\n".join(cc.DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, ""))
+                                       for n in result.diagnosis.split(", "))
+    return {
+        "name": f"{case.function} [{case.case_id}]",
+        "score": result.points,
+        "max_score": result.max_points,
+        "status": "passed" if result.passed else "failed",
+        "output": output,
+        "visibility": "after_published" if hidden else "visible",
+        "extra_data": {"function": case.function, "case": case.case_id, "kind": result.status,
+                       "diagnosis": result.diagnosis, "hidden": hidden},
+    }
+
+
+def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started) -> dict:
+    by_cell: dict[str, float] = {}
+    for case in cases:
+        by_cell.setdefault(cell_name(case.function), 0.0)
+    for t in tests:
+        by_cell[cell_name(t["extra_data"]["function"])] += t["score"]
+    from autograder.results import grader_fingerprint
+
+    return {
+        "score": round(sum(t["score"] for t in tests), 6),
+        "max_score": float(sum(c.points for c in cases)),
+        "execution_time": round(time.perf_counter() - started, 3),
+        "output": output,
+        "visibility": "visible",
+        "tests": tests,
+        "extra_data": {
+            "student": submission.student, "assignment": assignment, "notebook": submission.path.name,
+            "submission_sha256": sha, "grader": grader_fingerprint(), "timestamp": submission.timestamp,
+            "load": load, "cell_scores": by_cell, "sandbox_layers": layers, "sandbox_missing": missing_layers,
+            "timed_out": any(t["extra_data"]["kind"] == "timeout" for t in tests),
+        },
+    }
+
+
+def _zero_tests(cases, status: str, message: str) -> list[dict]:
+    return [_test_entry(cc.CaseResult(c.case_id, c.function, 0.0, float(c.points), status, message), c)
+            for c in cases]
+
+
+def grade_submission(assignment: str, submission: Submission, cases: list, others: dict[str, set[str]],
+                     limits: Limits | None = None) -> dict:
+    """Grade ``submission`` on ``cases`` (live, from the reference); returns a Gradescope results dict.
+
+    Never raises for anything the submission does: an unreadable notebook, the wrong assignment, a crash, a
+    timeout or a hostile trick each cost points of this submission only.
+    """
+    from autograder.suite import run_suite
+
+    started = time.perf_counter()
+    limits = limits or (CNN_LIMITS if assignment == "cnn" else DEFAULT_LIMITS)
+    functions = {c.function for c in cases}
+    raw = b""
+    try:
+        if submission.path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise ValueError(f"{submission.path.stat().st_size >> 20} MiB is over the {MAX_NOTEBOOK_BYTES >> 20} MiB cap")
+        raw = submission.path.read_bytes()
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        source = cc.notebook_source(submission.path)
+    except Exception as exc:  # any parse failure of an untrusted file is the submission's problem
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        message = LOAD_FAILED.format(reason=reason)
+        return _result(assignment, submission, _sha(raw), cases, _zero_tests(cases, "error", message),
+                       output=message, load={"ok": False, "error": reason}, layers=[], missing_layers={},
+                       started=started)
+    sha = _sha(raw)
+    wrong = _notebook_identity(nb, assignment, functions, others)
+    if wrong:
+        return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
+                       load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)
+    try:
+        with Sandbox(source, limits=limits, trusted_preamble=_worker_preamble()) as sandbox:
+            load = dict(sandbox.load_report)
+            if load.get("ok"):
+                try:
+                    load["cell_errors"] = sandbox.call("__convkit_cell_errors")
+                except SandboxError as exc:
+                    load["cell_errors"] = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
+            results = run_suite(cases, _sandbox_call(sandbox))
+            layers, missing = list(sandbox.layers), dict(sandbox.missing)
+    except SandboxError as exc:
+        message = CRASH_MESSAGE.format(reason=exc)
+        return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", message), output=message,
+                       load={"ok": False, "error": str(exc)}, layers=[], missing_layers={}, started=started)
+    tests = [_test_entry(r, c) for r, c in zip(results, cases)]
+    lines = [f"{sum(t['score'] for t in tests):g} / {sum(c.points for c in cases):g} points"]
+    lines += [f"cell {e['cell']} raised {e['type']}: {e['message']}" for e in load.get("cell_errors", [])]
+    return _result(assignment, submission, sha, cases, tests, output="\n".join(lines), load=load, layers=layers,
+                   missing_layers=missing, started=started)
+
+
+def _sha(raw: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
