@@ -371,7 +371,8 @@ def _compare_array(got, expected, what, case) -> str | None:
     if bad_finite.any():
         index = tuple(int(i) for i in np.argwhere(bad_finite)[0])
         return NONFINITE_MESSAGE.format(what=what, count=int(bad_finite.sum()), index=index)
-    tol = case.atol + case.rtol * np.abs(e)
+    with np.errstate(invalid="ignore"):
+        tol = np.where(np.isfinite(e), case.atol + case.rtol * np.abs(e), 0.0)
     with np.errstate(invalid="ignore"):
         same = (a == e) | (np.isnan(a) & np.isnan(e))  # nan where nan is expected: a diagnosis of overflow
         diff = np.where(np.isfinite(e), np.abs(a - e), np.where(same, 0.0, np.inf))
@@ -422,6 +423,7 @@ def _diagnose(got, case: Case) -> list[str]:
     """Names of the known mistakes whose answer ``got`` matches (and which differ from the correct answer).
     For tuples, a mistake matches when every output it changes is matched (the others may be wrong too)."""
     found = []
+    case = Case(**{**case.__dict__, "dtype": None})  # a wrong dtype is reported on its own, not a different mistake
     for name, mistaken in case.diagnoses.items():
         if _matches(mistaken, case.expected, case):
             continue
@@ -454,7 +456,7 @@ def _exception_info(exc: BaseException) -> tuple[tuple, str, str]:
 def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
     """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
     each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
-    kernel = call(case.function, case.args, case.kwargs)
+    kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
     problems = compare(kernel, np.zeros((3, 3), dtype=int), Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
         return 0.0, problems
@@ -484,7 +486,9 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
 def _score_accuracy(case: Case, call) -> tuple[float, list[str]]:
     """Train with the student's ``train_cnn``, predict the held-out digits with their ``predict``, score the
     accuracy by the thresholds of ``options`` (a list of [min accuracy, fraction of the points])."""
-    params = call(case.function, case.args, case.kwargs)
+    params = call(case.function, _copy(case.args), _copy(case.kwargs))
+    if isinstance(params, tuple) and params and isinstance(params[0], dict):
+        params = params[0]  # train_cnn may return (params, history)
     if params is None:
         return 0.0, [NONE_MESSAGE.format(function=case.function)]
     labels = np.asarray(case.data["y"])
@@ -506,6 +510,17 @@ SCORERS = {"kernel_response": _score_kernel_response, "accuracy": _score_accurac
 
 
 # ---- running one case ----
+def _copy(value):
+    """A copy of the case's inputs: a function that writes into its input cannot corrupt the case."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
 def run_case(case: Case, call) -> CaseResult:
     """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors)."""
     header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
@@ -518,7 +533,7 @@ def run_case(case: Case, call) -> CaseResult:
         if case.kind in SCORERS:
             points, lines = SCORERS[case.kind](case, call)
             return result("passed" if points == case.points else "failed", points, lines)
-        got = call(case.function, case.args, case.kwargs)
+        got = call(case.function, _copy(case.args), _copy(case.kwargs))
     except CallTimeout:
         return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)])
     except FunctionMissing as exc:

@@ -43,7 +43,7 @@ def reference_function(name: str):
 def _arg_names(function: str, n: int) -> tuple:
     try:
         params = list(inspect.signature(reference_function(function)).parameters)
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, LookupError):  # no reference function (the kernel-design exercise)
         return ()
     return tuple(params[:n])
 

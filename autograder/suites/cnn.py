@@ -1,0 +1,49 @@
+"""Cases of the ``cnn`` assignment: a gradient check of the whole network and accuracy on held-out digits.
+
+Totals: cnn_loss_and_grads 10 points, train_cnn 10 points. The accuracy cases train with the student's
+``train_cnn`` (small budget: the reference takes about a second) and score ``predict`` on digits the grader keeps:
+the hidden case's test digits are the held-out part of ``load_digits_split`` and are never frozen. Points by
+accuracy (:data:`HELD_OUT_THRESHOLDS`): full from 0.95, 3/4 from 0.90, 1/2 from 0.80, 1/4 from 0.50. The public
+case validates on the last 300 training digits (it trains on fewer, so its thresholds are 0.05 lower).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.suites import case
+from reference.cnn import init_cnn
+from reference.digits import load_digits_split
+
+# The grader's training budget: the reference reaches ~0.97 held-out accuracy in ~1.5 s on one core.
+TRAIN_KWARGS = {"epochs": 8, "lr": 0.1, "batch_size": 16}
+HELD_OUT_THRESHOLDS = [[0.95, 1.0], [0.90, 0.75], [0.80, 0.5], [0.50, 0.25]]
+VALIDATION_THRESHOLDS = [[t - 0.05, f] for t, f in HELD_OUT_THRESHOLDS]
+VALIDATION_SIZE = 300
+GRAD_RTOL, GRAD_ATOL = 1e-6, 1e-9
+SMALL_FILTERS = (2, 3)
+
+
+def _grad_case(cid, seed, n, public, points):
+    rng = np.random.default_rng(seed)
+    params = init_cnn(seed, np.float64, filters=SMALL_FILTERS)
+    x = rng.random((n, 1, 8, 8))
+    y = rng.integers(0, 10, n)
+    return case("cnn_loss_and_grads", cid, params, x, y, points=points, public=public, rtol=GRAD_RTOL,
+                atol=GRAD_ATOL, output_names=("loss", "grads"))
+
+
+def cases():
+    x_train, y_train, x_test, y_test = load_digits_split()
+    x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
+    fit, val = slice(0, -VALIDATION_SIZE), slice(-VALIDATION_SIZE, None)
+    return [
+        _grad_case("small-batch", 11, 4, True, 4),
+        _grad_case("batch-of-one", 12, 1, False, 3),
+        _grad_case("batch-of-six", 13, 6, False, 3),
+        case("train_cnn", "validation-accuracy", x_train[fit], y_train[fit], public=True, points=4,
+             kind="accuracy", data={"x": x_train[val], "y": y_train[val]},
+             options={"thresholds": VALIDATION_THRESHOLDS, "predict": "predict"}, **TRAIN_KWARGS),
+        case("train_cnn", "held-out-accuracy", x_train, y_train, points=6, kind="accuracy",
+             data={"x": x_test, "y": y_test}, options={"thresholds": HELD_OUT_THRESHOLDS, "predict": "predict"},
+             **TRAIN_KWARGS),
+    ]
