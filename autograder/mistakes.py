@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-import reference.softmax as sm
+import reference.softmax_ce as sm
 from reference import conv, image, layers, pool
 from reference._checks import pair
 from reference.gradcheck import numerical_gradient

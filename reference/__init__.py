@@ -15,8 +15,9 @@ _WHERE = {
     "image": ("rgb_to_grayscale", "KERNELS"),
     "conv": ("zero_pad", "output_size", "correlate2d", "convolve2d", "conv2d_forward", "conv2d_backward"),
     "layers": ("relu", "relu_backward", "flatten", "flatten_backward", "dense_forward", "dense_backward"),
-    "pool": ("max_pool2d", "avg_pool2d", "sum_pool2d", "max_pool2d_backward", "avg_pool2d_backward"),
-    "softmax": ("softmax", "cross_entropy", "softmax_cross_entropy_backward"),
+    "pool": ("max_pool2d", "avg_pool2d", "sum_pool2d", "max_pool2d_backward", "avg_pool2d_backward",
+             "sum_pool2d_backward"),
+    "softmax_ce": ("softmax", "cross_entropy", "softmax_cross_entropy_backward"),
     "gradcheck": ("numerical_gradient",),
     "cnn": ("load_digits_split", "init_cnn", "cnn_forward", "cnn_loss_and_grads", "sgd_step", "train_cnn", "predict"),
 }

@@ -36,7 +36,7 @@ from reference.conv import conv2d_backward, conv2d_forward
 from reference.digits import IMAGE_SHAPE, NUM_CLASSES, load_digits_split
 from reference.layers import dense_backward, dense_forward, flatten, flatten_backward, relu, relu_backward
 from reference.pool import max_pool2d, max_pool2d_backward
-from reference.softmax import cross_entropy, softmax_cross_entropy_backward
+from reference.softmax_ce import cross_entropy, softmax_cross_entropy_backward
 
 __all__ = [
     "PARAM_KEYS", "FILTERS", "KERNEL_SIZE", "POOL", "TRAINING_DEFAULTS",

@@ -25,7 +25,7 @@ ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
 VISIBILITIES = ("visible", "hidden")
 
 
-_REFERENCE_MODULES = ("image", "conv", "layers", "pool", "softmax", "gradcheck", "cnn")
+_REFERENCE_MODULES = ("image", "conv", "layers", "pool", "softmax_ce", "gradcheck", "cnn")
 
 
 def reference_function(name: str):

@@ -12,7 +12,7 @@ import reference.conv as conv
 import reference.image as image
 import reference.layers as layers
 import reference.pool as pool
-import reference.softmax as sm
+import reference.softmax_ce as sm
 from autograder.mistakes import MISTAKES
 from autograder.student.convkit_check import call_in_namespace, run_case
 from autograder.suites import ASSIGNMENTS, cases_for

@@ -36,3 +36,12 @@ def test_every_curriculum_name_is_importable_from_reference():
     """Can a maintainer write `from reference import <name>` for every function of CURRICULUM.md?"""
     missing = [name for name in reference.__all__ if not hasattr(reference, name)]
     assert not missing
+
+
+def test_softmax_name_is_the_function_even_after_its_module_is_imported():
+    """Does `from reference import softmax` give the function, whatever was imported before?"""
+    import reference.softmax_ce  # noqa: F401
+
+    from reference import softmax
+
+    assert callable(softmax) and softmax.__module__ == "reference.softmax_ce"

@@ -1,4 +1,4 @@
-"""reference.softmax: worked examples, stability on huge logits, PyTorch cross-checks, numerical gradients, errors."""
+"""reference.softmax_ce: worked examples, stability on huge logits, PyTorch cross-checks, numerical gradients, errors."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pytest
 import torch.nn.functional as F
 
 from reference.gradcheck import numerical_gradient
-from reference.softmax import cross_entropy, softmax, softmax_cross_entropy_backward
+from reference.softmax_ce import cross_entropy, softmax, softmax_cross_entropy_backward
 from reference.torch_check import assert_close, to_numpy, to_torch
 
 # Central differences in float64 with h = 1e-5 agree with an exact gradient to ~1e-10 relative.
