@@ -12,7 +12,8 @@ import nbformat
 
 from assignments.authoring import nb
 
-__all__ = ["FUNCTIONS", "solutions", "forward_paste_cell", "paste_cell", "FORWARD_PASTE"]
+__all__ = ["FUNCTIONS", "POOL_CHECKS", "FORWARD_PASTE", "solutions", "paste_cell", "forward_functions",
+           "backward_functions", "forward_paste_cell"]
 
 # name -> (header, solution); headers keep the input checks, so a released stub still rejects a bad shape.
 _CELLS = {
@@ -323,12 +324,11 @@ FORWARD_PASTE = {
 def paste_cell(grade_id: str, functions: dict, intro: str) -> nbformat.NotebookNode:
     """One solution cell holding several functions the student brings in from earlier assignments.
 
-    ``functions`` maps a name to ``(def line, one-line docstring, body)``; each body becomes its own solution
-    region, so the release keeps the signatures and each stub raises ``NotImplementedError`` when called.
+    ``functions`` maps a name to ``(header, body)``; each body becomes its own solution region, so the release
+    keeps the signatures (and any input checks in the header) and each stub raises ``NotImplementedError``.
     """
     parts = [f"# {line}" for line in textwrap.dedent(intro).strip().splitlines()]
-    for name, (signature, doc, body) in functions.items():
-        header = f'{signature}\n    """Yours from {doc}."""'
+    for name, (header, body) in functions.items():
         parts += ["", "", nb.solution_cell(name, header, body).source]
     cell = nb.solution_cell("_", "def _():", "pass")  # the metadata of a solution cell, renamed below
     cell.source = "\n".join(parts).strip("\n")
@@ -336,8 +336,19 @@ def paste_cell(grade_id: str, functions: dict, intro: str) -> nbformat.NotebookN
     return cell
 
 
+def forward_functions(names=None) -> dict:
+    """``{name: (header, body)}`` of the compact forward passes (all, or those in ``names``)."""
+    return {name: (f'{signature}\n    """Yours from {doc}."""', body)
+            for name, (signature, doc, body) in FORWARD_PASTE.items() if names is None or name in names}
+
+
+def backward_functions(names=None) -> dict:
+    """``{name: (header, body)}`` of this notebook's graded functions, for a later notebook's paste cell."""
+    return {name: cell for name, cell in _CELLS.items() if names is None or name in names}
+
+
 def forward_paste_cell() -> nbformat.NotebookNode:
-    return paste_cell("forward_passes", FORWARD_PASTE, """
+    return paste_cell("forward_passes", forward_functions(), """
         Paste your forward passes from assignments 1 and 2 below (replace each function with yours).
         They are not graded here: the demos below differentiate them numerically to check your backward passes.
         """)

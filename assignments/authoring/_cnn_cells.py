@@ -1,0 +1,341 @@
+"""The teaching cells of the cnn notebook (slides 004: how a CNN recognises a digit, and training it).
+
+``teaching()`` returns the notebook in order: markdown and demo cells, and, where a student function belongs, its
+name (the driver puts the solution cell and, for graded functions, the check cell there). The training and every
+picture are demo cells: the loader and the grader never run them. The data is ``digits_train.npz`` beside the
+notebook (training digits only; the grader keeps the held-out digits).
+"""
+from __future__ import annotations
+
+from assignments.authoring import nb
+from assignments.authoring._cnn_solutions import SETUP, layer_paste_cells
+
+__all__ = ["teaching", "DATA_FILE"]
+
+DATA_FILE = "digits_train.npz"
+
+
+def teaching() -> list:
+    forward_paste, backward_paste = layer_paste_cells()
+    return [
+        nb.markdown("""
+            # Assignment 4 — A CNN that reads handwritten digits
+
+            How do *you* recognise a digit? From experience you know the patterns each digit shares: a "0" is a
+            circle, a "1" a near-vertical line, a "9" a circle on top of a line, a "5" two reversed corners. A
+            convolutional network learns the same way. Its first convolutions pick up **basic features** (edges,
+            corners, short lines), the next combine them into **higher-level features** (loops, strokes), and a fully
+            connected layer recognises which **pattern of features** each class has. Nobody designs the filters:
+            they start random and training adjusts every weight, by gradient descent on the loss, until the feature
+            maps separate the ten digits.
+
+            In this assignment you build and train exactly the network of the slides, from **your own functions**
+            of assignments 1-3, on real handwritten digits:
+
+            | layer | parameters | output |
+            | --- | --- | --- |
+            | input | | `(N, 1, 8, 8)` |
+            | conv 5x5, pad 2 | `w1 (16, 1, 5, 5)`, `b1 (16,)` | `(N, 16, 8, 8)` |
+            | ReLU, max pool 2x2 | | `(N, 16, 4, 4)` |
+            | conv 5x5, pad 2 | `w2 (36, 16, 5, 5)`, `b2 (36,)` | `(N, 36, 4, 4)` |
+            | ReLU, max pool 2x2 | | `(N, 36, 2, 2)` |
+            | flatten | | `(N, 144)` |
+            | dense | `w3 (144, 10)`, `b3 (10,)` | `(N, 10)` scores |
+            | softmax (inside the loss) | | `(N, 10)` probabilities |
+
+            The slides draw it for 28x28 images (16 and 36 filters of 5x5, 28 -> 14 -> 7); our digits are 8x8, so
+            the maps shrink 8 -> 4 -> 2, and the 144 features go straight to the 10 classes.
+
+            | function | what it does |
+            | --- | --- |
+            | `init_cnn(seed, dtype, filters, kernel_size)` | random starting weights |
+            | `cnn_forward(params, x)` | `(logits, cache)` |
+            | `cnn_backward(params, cache, dlogits)` | the gradient of every parameter |
+            | `cnn_loss_and_grads(params, x, y)` | `(loss, grads)` |
+            | `sgd_step(params, grads, lr)` | one step downhill |
+            | `train_cnn(x, y, ...)` | `(params, history)` |
+            | `predict(params, x)` | the class of each image |
+
+            **Grading.** Besides the checks below, the grader trains your network with your `train_cnn` and measures
+            the accuracy of your `predict` on **held-out digits you never see** (they are not in this folder). A
+            correct implementation reaches about 97%, and trains in well under two minutes.
+            """),
+        nb.setup_cell(SETUP),
+        nb.picture_helpers(),
+        nb.markdown(f"""
+            ## 1. The data
+
+            scikit-learn's handwritten digits: 8x8 images with 17 grey levels, written by 43 people. This folder
+            holds the training part in `{DATA_FILE}`: `x_train (N, 1, 8, 8)` with values in `[0, 1]`, and the labels
+            `y_train (N,)`. We keep a fifth of it aside as a **validation** set: the network never trains on it,
+            so it tells us honestly how well the network does on digits it has not seen.
+            """),
+        nb.demo_code(f'''
+            data = np.load("{DATA_FILE}")
+            x_all, y_all = data["x_train"], data["y_train"]
+            split = np.random.default_rng(0).permutation(len(y_all))
+            n_val = len(y_all) // 5
+            x_val, y_val = x_all[split[:n_val]], y_all[split[:n_val]]
+            x_train, y_train = x_all[split[n_val:]], y_all[split[n_val:]]
+            print(f"training: {{x_train.shape}}, validation: {{x_val.shape}}, pixel values in [{{x_all.min()}}, {{x_all.max()}}]")
+
+
+            @picture
+            def _():
+                fig, axes = plt.subplots(4, 10, figsize=(10, 4.4))
+                for d in range(10):
+                    for r, k in enumerate(np.flatnonzero(y_train == d)[:4]):
+                        axes[r, d].imshow(x_train[k, 0], cmap="gray_r", vmin=0, vmax=1)
+                        axes[r, d].axis("off")
+                    axes[0, d].set_title(str(d))
+                plt.suptitle("four training examples of each digit")
+                plt.show()
+            '''),
+        nb.markdown("""
+            ## 2. Bring in your layers
+
+            The network is made of the functions you wrote before. Paste them into the two cells below, replacing
+            the stubs (keep the names and signatures). They were graded in their own assignments and are not graded
+            again here, but everything below runs on them: if the network does not learn, re-run their assignments'
+            checks first.
+            """),
+        forward_paste,
+        backward_paste,
+        nb.markdown("""
+            ## 3. Starting weights
+
+            Training starts from random filters: if every weight were equal, every filter would receive the same
+            gradient and stay a copy of the others. But the scale of the random numbers matters. A convolution adds up
+            `fan_in = C * KH * KW` products; with weights of standard deviation `s`, its output has a standard
+            deviation of about `s * sqrt(fan_in)` times that of its input, and a ReLU halves the variance. Layer after
+            layer, signals would explode or die out. **He initialisation** picks `s = sqrt(2 / fan_in)`, which keeps
+            the scale steady through ReLU layers. Biases start at zero.
+
+            Write `init_cnn`: draw `w1`, `w2`, `w3` in that order from `np.random.default_rng(seed)` with
+            `rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)`, so that a given seed always gives the same network.
+            """),
+        "init_cnn",
+        nb.markdown("""
+            ## 4. The forward pass
+
+            Chain your layers as in the table at the top. Pad each 5x5 convolution by 2 (`K // 2`, "same" padding),
+            so that only the pooling shrinks the maps. Return the logits, and a `cache` dict of every intermediate
+            result: the backward pass needs each layer's input.
+            """),
+        "cnn_forward",
+        nb.demo_code('''
+            @picture
+            def _():
+                logits, cache = cnn_forward(init_cnn(seed=0), x_train[:5])
+                for key in ("x", "z1", "a1", "p1", "z2", "a2", "p2", "f", "logits"):
+                    print(f"{key:>6}: {str(cache[key].shape):<16} std {cache[key].std():.3f}")
+                print("an untrained network guesses:", np.argmax(logits, axis=1), "true:", y_train[:5])
+            '''),
+        nb.markdown("""
+            ## 5. The backward pass and the loss
+
+            Backpropagation walks the table from the bottom up: start from `dlogits` and call each layer's backward
+            pass with the gradient from above and **the input that layer saw in the forward pass** (from the cache).
+            The gradient of the input image is not needed (we do not change the data), only those of the weights.
+            `cnn_loss_and_grads` puts it together: forward, the loss, `softmax_cross_entropy_backward` for
+            `dlogits`, backward.
+
+            Then the moment of truth: a gradient check of the **whole network**, every parameter against your
+            `numerical_gradient`, on a small network (4 and 6 filters of 3x3) and three digits in float64. (Ties and
+            kinks make a numerical slope meaningless, so the check uses small random biases: with zero biases, blank
+            regions of a digit give pre-activations of exactly 0, right on ReLU's kink.)
+            """),
+        "cnn_backward",
+        "cnn_loss_and_grads",
+        nb.demo_code('''
+            @picture
+            def _():
+                small = init_cnn(seed=1, filters=(4, 6), kernel_size=3)
+                # Non-zero biases: with zero biases, blank regions give pre-activations of exactly 0, where ReLU has
+                # a kink and the numerical slope is meaningless.
+                rng = np.random.default_rng(2)
+                small.update({k: rng.normal(0.0, 0.1, small[k].shape) for k in ("b1", "b2", "b3")})
+                xs, ys = x_train[:3], y_train[:3]
+                loss, grads = cnn_loss_and_grads(small, xs, ys)
+                print(f"loss {loss:.4f} (a random guess over 10 classes scores about ln 10 = {np.log(10):.2f})")
+                for key in ("w1", "b1", "w2", "b2", "w3", "b3"):
+                    def loss_of(value, key=key):
+                        return np.array(cnn_loss_and_grads({**small, key: value}, xs, ys)[0])
+                    numeric = numerical_gradient(loss_of, small[key].copy(), np.array(1.0))
+                    err = np.linalg.norm(grads[key] - numeric) / max(np.linalg.norm(grads[key]) + np.linalg.norm(numeric), 1e-12)
+                    print(f"{key}: relative error {err:.1e}", "OK" if err < 1e-6 else "MISMATCH")
+            '''),
+        nb.markdown("""
+            ## 6. Gradient descent
+
+            The gradient points uphill: the direction in which the loss grows fastest. A small step the other way
+            lowers the loss: `w <- w - lr * dL/dw` for every parameter, with a **learning rate** `lr`. Too small and
+            training crawls; too large and it overshoots and diverges. Return a new dict; leave `params` unchanged.
+            """),
+        "sgd_step",
+        nb.markdown("""
+            ## 7. The training loop
+
+            Computing the gradient on all training digits for each step would be slow; **mini-batch SGD** estimates
+            it from a small random batch (32 digits) and steps after each. One pass over the training set is an
+            **epoch**; shuffle the order at the start of every epoch so the batches differ.
+
+            Per epoch, record the mean training loss and accuracy over its batches (as they were met, while the
+            weights moved), the seconds it took, and, with `validation=(x_val, y_val)`, the loss and accuracy on the
+            validation set at the end of the epoch. Train in float32 by default: half the memory traffic of float64,
+            about twice as fast, and just as accurate here.
+            """),
+        "train_cnn",
+        nb.markdown("""
+            ## 8. Predictions
+
+            The predicted class is the one with the highest score (softmax does not change the order, so the logits
+            suffice). Work through `x` in batches so that memory stays bounded for any number of images.
+            """),
+        "predict",
+        nb.markdown("""
+            ## 9. Train it!
+
+            The cell below trains for 15 epochs and watches the validation accuracy. Expect well under two minutes;
+            if it takes far longer, one of your layers loops over pixels in Python (vectorise it with slices).
+            """),
+        nb.demo_code('''
+            trained, history = None, None
+
+
+            @picture
+            def _():
+                global trained, history
+                start = time.perf_counter()
+                trained, history = train_cnn(x_train, y_train, validation=(x_val, y_val),
+                                             callback=lambda e, p, h: print(f"epoch {e:2d}: loss {h['loss'][-1]:.3f}, "
+                                                                            f"val accuracy {h['val_accuracy'][-1]:.3f}"))
+                print(f"trained in {time.perf_counter() - start:.1f} s")
+            '''),
+        nb.demo_code('''
+            def need_training():
+                if trained is None:
+                    print("train the network above to see this picture")
+                return trained is not None
+
+
+            @picture
+            def _():
+                if not need_training():
+                    return
+                epochs = np.arange(1, len(history["loss"]) + 1)
+                fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+                left.plot(epochs, history["loss"], "o-", label="training")
+                left.plot(epochs, history["val_loss"], "s-", label="validation")
+                left.set_xlabel("epoch")
+                left.set_ylabel("cross-entropy loss")
+                left.set_yscale("log")
+                left.legend()
+                right.plot(epochs, history["accuracy"], "o-", label="training")
+                right.plot(epochs, history["val_accuracy"], "s-", label="validation")
+                right.set_xlabel("epoch")
+                right.set_ylabel("accuracy")
+                right.legend()
+                plt.suptitle("the training curve")
+                plt.show()
+            '''),
+        nb.markdown("""
+            ## 10. What did it learn?
+
+            **The filters.** The 16 first-layer filters started as random noise. After training, many look like the
+            slides' hand-made kernels: edge and line detectors at various angles, blobs, corners. Nobody told the
+            network about edges; they were simply the most useful features for telling digits apart.
+            """),
+        nb.demo_code('''
+            @picture
+            def _():
+                if not need_training():
+                    return
+                before = init_cnn(seed=0)["w1"]
+                fig, axes = plt.subplots(2, 16, figsize=(14, 2.2))
+                for k in range(16):
+                    for row, w in enumerate((before, trained["w1"])):
+                        lim = np.abs(w[k, 0]).max()
+                        axes[row, k].imshow(w[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
+                        axes[row, k].axis("off")
+                axes[0, 0].set_title("before", loc="left")
+                axes[1, 0].set_title("after training", loc="left")
+                plt.show()
+            '''),
+        nb.markdown("""
+            **The feature maps of one digit.** Each first-layer filter turns the digit into a map of where its
+            feature appears (after the ReLU: only the positive responses). The second layer's 36 maps, 4x4, combine
+            them: coarser in space, richer in meaning. The dense layer reads the 36 pooled 2x2 maps.
+            """),
+        nb.demo_code('''
+            @picture
+            def _():
+                if not need_training():
+                    return
+                k = int(np.flatnonzero(y_val == 0)[0])
+                _, cache = cnn_forward(trained, x_val[k:k + 1])
+                fig = plt.figure(figsize=(13, 4.8))
+                outer = fig.add_gridspec(1, 2, width_ratios=[1, 5])
+                ax = fig.add_subplot(outer[0])
+                ax.imshow(x_val[k, 0], cmap="gray_r")
+                ax.set_title(f"the digit ({y_val[k]})")
+                ax.axis("off")
+                grid = outer[1].subgridspec(5, 12)
+                for f in range(16):
+                    ax = fig.add_subplot(grid[f // 8, f % 8])
+                    ax.imshow(cache["a1"][0, f], cmap="viridis")
+                    ax.axis("off")
+                for f in range(36):
+                    ax = fig.add_subplot(grid[2 + f // 12, f % 12])
+                    ax.imshow(cache["a2"][0, f], cmap="viridis")
+                    ax.axis("off")
+                fig.text(0.25, 0.92, "layer 1: 16 maps of 8x8, after ReLU")
+                fig.text(0.25, 0.55, "layer 2: 36 maps of 4x4, after ReLU")
+                plt.show()
+            '''),
+        nb.markdown("""
+            **The confusion matrix** counts, for each true digit (row), how often the network predicted each digit
+            (column), on the validation set. A perfect classifier has numbers only on the diagonal; the others show
+            which digits it confuses (often those whose patterns the slides say overlap, like a 9 and a 3, or an 8
+            and a 1).
+            """),
+        nb.demo_code('''
+            @picture
+            def _():
+                if not need_training():
+                    return
+                predicted = predict(trained, x_val)
+                confusion = np.bincount(y_val * 10 + predicted, minlength=100).reshape(10, 10)
+                fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.2, 1]})
+                left.imshow(confusion, cmap="Blues")
+                for (r, c), v in np.ndenumerate(confusion):
+                    if v:
+                        left.text(c, r, str(v), ha="center", va="center", color="white" if v > confusion.max() / 2 else "black")
+                left.set_xticks(range(10))
+                left.set_yticks(range(10))
+                left.set_xlabel("predicted")
+                left.set_ylabel("true")
+                left.set_title(f"validation accuracy {np.mean(predicted == y_val):.3f}")
+                wrong = np.flatnonzero(predicted != y_val)[:12]
+                right.axis("off")
+                right.set_title("some mistakes (true -> predicted)")
+                for i, k in enumerate(wrong):
+                    ax = fig.add_axes([0.56 + 0.09 * (i % 4), 0.6 - 0.26 * (i // 4), 0.08, 0.2])
+                    ax.imshow(x_val[k, 0], cmap="gray_r")
+                    ax.set_title(f"{y_val[k]} -> {predicted[k]}", fontsize=9)
+                    ax.axis("off")
+                plt.show()
+            '''),
+        nb.markdown("""
+            ## Where to go from here
+
+            You have written, from scratch, every piece of a convolutional network: convolution, pooling, the
+            non-linearity, the classifier, the gradients of all of them, and the training loop. Deep-learning
+            libraries do exactly this, on GPUs and with automatic differentiation. Ideas to try (not graded): a
+            momentum term in `sgd_step`, a learning rate that decays over the epochs, more or fewer filters (does
+            accuracy change? how does the training time scale?), average instead of max pooling, or the slides'
+            128-unit hidden dense layer.
+
+            Before you submit: *Kernel -> Restart & Run All*, and check that every check cell passes.
+            """),
+    ]
