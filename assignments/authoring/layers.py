@@ -110,8 +110,8 @@ def teaching() -> list:
                           ("avg_pool2d 4x4", avg_pool2d(maps, 4)), ("max_pool2d 8x8", max_pool2d(maps, 8)),
                           ("max_pool2d 16x16", max_pool2d(maps, 16))]
                 fig, axes = plt.subplots(1, len(panels), figsize=(18, 4))
-                for ax, (name, m) in zip(axes, panels):
-                    ax.imshow(m[0, 0], cmap="magma"); ax.set_title(f"{name}\\n{m.shape}", fontsize=9); ax.axis("off")
+                for ax, (name, m) in zip(axes, panels):   # one colour scale, so averaging's fading shows
+                    ax.imshow(m[0, 0], cmap="magma", vmin=0, vmax=maps.max()); ax.set_title(f"{name}\\n{m.shape}", fontsize=9); ax.axis("off")
                 plt.show()
             """),
         markdown("""
