@@ -1,0 +1,234 @@
+"""The student-side case runner: messages, statuses, the notebook loader, the frozen format, the scorers."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.student import convkit_check as cc
+from autograder.student.convkit_check import Case, run_case
+
+MODULE = Path(cc.__file__)
+FORBIDDEN = ("reference", "autograder", "torch", "nbgrader", "matplotlib", "sklearn")
+
+
+def _case(**kw) -> Case:
+    base = dict(assignment="convolution", function="correlate2d", case_id="c1",
+                args=(np.arange(9.0).reshape(3, 3), np.array([[0.0, 1], [2, 3]])), expected=np.array([[19.0, 25],
+                                                                                                        [37, 43]]),
+                arg_names=("image", "kernel"), visibility="visible")
+    base.update(kw)
+    return Case(**base)
+
+
+def _run(case, func):
+    return run_case(case, lambda name, args, kwargs: func(*args, **kwargs))
+
+
+def test_imports_only_numpy_nbformat_and_the_standard_library(tmp_path):
+    """Can a student import the module (and run a check) in a folder holding only it and its cases?"""
+    shutil.copy(MODULE, tmp_path / "convkit_check.py")
+    cc.save_cases([_case()], tmp_path)
+    code = textwrap.dedent(f"""
+        import sys
+        import convkit_check
+        import numpy as np
+        convkit_check.check("correlate2d", lambda im, k: np.array([[19.0, 25], [37, 43]]), verbose=False)
+        bad = [m for m in sys.modules if m.split(".")[0] in {FORBIDDEN!r}]
+        print("BAD", bad)
+    """)
+    # -I: no PYTHONPATH, no user site, no cwd on sys.path, so the project is invisible; the folder is added back.
+    out = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, '.')\n" + code],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "BAD []" in out.stdout
+
+
+def test_a_correct_answer_passes_with_full_points():
+    r = _run(_case(points=1.5), lambda im, k: np.array([[19.0, 25], [37, 43]]))
+    assert (r.status, r.points, r.max_points, r.diagnosis) == ("passed", 1.5, 1.5, None)
+
+
+@pytest.mark.parametrize("returned, fragment", [
+    (np.zeros((3, 3)), "expected shape (2, 2), got shape (3, 3)"),
+    (np.array([[19, 25], [37, 43]]), "expected a float array, got dtype int64"),
+    (np.array([[19.0, np.nan], [37, 43]]), "NaN or infinite"),
+    (np.array([[19.0, 25], [37, 44.5]]), "worst at index (1, 1): got 44.5, expected 43, |diff| = 1.5"),
+    ("text", "expected an array of shape (2, 2), got str"),
+])
+def test_a_wrong_answer_says_what_differs(returned, fragment):
+    r = _run(_case(), lambda im, k: returned)
+    assert r.status == "failed" and r.points == 0
+    assert fragment in r.message
+    assert "case c1 of correlate2d: image (3, 3) float64, kernel (2, 2) float64" in r.message
+
+
+def test_float32_in_float32_out_is_checked_where_the_case_says_so():
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32))
+    r = _run(case, lambda im, k: np.array([[19.0, 25], [37, 43]]))
+    assert r.status == "failed" and cc.DTYPE_MESSAGE.format(what="result", expected="float32", got="float64") in \
+        r.message
+
+
+def test_none_stub_exception_timeout_and_missing_each_have_their_status():
+    def stub(im, k):
+        raise NotImplementedError()
+
+    def broken(im, k):
+        return im[10]
+
+    assert _run(_case(), lambda im, k: None).message.endswith(cc.NONE_MESSAGE.format(function="correlate2d"))
+    r = _run(_case(), stub)
+    assert r.status == "stub" and cc.STUB_MESSAGE.format(function="correlate2d") in r.message
+    r = _run(_case(), broken)
+    assert r.status == "error" and "IndexError" in r.message and "return im[10]" in r.message
+    assert str(MODULE) not in r.message  # the traceback is trimmed to the student's frames
+
+    def timeout(name, args, kwargs):
+        raise cc.CallTimeout()
+
+    def missing(name, args, kwargs):
+        raise cc.FunctionMissing(name)
+
+    assert run_case(_case(), timeout).status == "timeout"
+    r = run_case(_case(), missing)
+    assert r.status == "missing" and cc.MISSING_MESSAGE.format(function="correlate2d") in r.message
+
+
+@pytest.mark.parametrize("raised, raises, status", [
+    (ValueError("kernel too big"), ("ValueError",), "passed"),
+    (TypeError("not an array"), ("ValueError",), "failed"),
+    (TypeError("not an array"), ("ValueError", "TypeError"), "passed"),
+    (None, ("ValueError",), "failed"),
+])
+def test_a_bad_input_case_passes_only_on_the_named_exception(raised, raises, status):
+    def func(im, k):
+        if raised is not None:
+            raise raised
+        return np.zeros((2, 2))
+
+    assert _run(_case(kind="raises", raises=raises, expected=None), func).status == status
+
+
+def test_a_remote_exception_counts_like_a_local_one():
+    def call(name, args, kwargs):
+        raise cc.StudentException(["ValueError", "Exception"], "bad pad", "  File \"<cell 3>\", line 2\n")
+
+    assert run_case(_case(kind="raises", raises=("ValueError",), expected=None), call).status == "passed"
+    r = run_case(_case(), call)
+    assert r.status == "error" and "<cell 3>" in r.message and "ValueError: bad pad" in r.message
+
+
+def test_a_diagnosis_is_named_only_when_the_answer_matches_the_mistake():
+    flipped = np.array([[5.0, 11], [23, 29]])
+    case = _case(diagnoses={"flipped_kernel": flipped}, explanations={"flipped_kernel": "no flip"})
+    r = _run(case, lambda im, k: flipped)
+    assert r.diagnosis == "flipped_kernel"
+    assert cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip") in r.message
+    assert _run(case, lambda im, k: flipped + 1).diagnosis is None
+
+
+def test_tuples_are_compared_element_by_element_and_named():
+    expected = (np.ones((2, 2)), np.zeros(3), np.arange(2.0))
+    case = _case(function="dense_backward", expected=expected, output_names=("dx", "dw", "db"),
+                 diagnoses={"mean_instead_of_sum": (np.ones((2, 2)), np.zeros(3), np.arange(2.0) / 2)})
+    r = _run(case, lambda *a: (np.ones((2, 2)), np.ones(3), np.arange(2.0) / 2))
+    assert "dw:" in r.message and "db:" in r.message and "dx:" not in r.message
+    assert r.diagnosis == "mean_instead_of_sum"  # the mistake's own output matches; dw is wrong on top
+
+
+def test_nan_where_a_number_is_expected_never_matches_an_overflow_diagnosis_by_accident():
+    case = _case(diagnoses={"softmax_overflow": np.full((2, 2), np.nan)})
+    assert _run(case, lambda im, k: np.ones((2, 2))).diagnosis is None
+    assert _run(case, lambda im, k: np.full((2, 2), np.nan)).diagnosis == "softmax_overflow"
+
+
+def test_the_case_inputs_survive_a_function_that_writes_into_them():
+    case = _case()
+    before = case.args[0].copy()
+
+    def vandal(im, k):
+        im[:] = 0
+        return np.array([[19.0, 25], [37, 43]])
+
+    assert _run(case, vandal).passed
+    np.testing.assert_array_equal(case.args[0], before)
+
+
+def test_encoding_round_trips_arrays_tuples_dicts_scalars_and_callables(tmp_path):
+    value = {"p": (np.arange(3), np.float32(2.5), [1, "a", None]), "f": cc.CALLABLES["square"]}
+    arrays: dict = {}
+    back = cc.decode_value(cc.encode_value(value, arrays), arrays)
+    assert isinstance(back["p"], tuple) and back["f"] is cc.CALLABLES["square"]
+    assert back["p"][1] == np.float32(2.5) and back["p"][1].dtype == np.float32
+    np.testing.assert_array_equal(back["p"][0], np.arange(3))
+    cc.save_cases([_case(kwargs={"stride": (1, 2)})], tmp_path)
+    (loaded,) = cc.load_cases(tmp_path)
+    assert loaded.kwargs == {"stride": (1, 2)} and loaded.arg_names == ("image", "kernel")
+
+
+def _notebook(path, cells):
+    nb = nbformat.v4.new_notebook()
+    for source, meta in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata.update(meta)
+        nb.cells.append(cell)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# title"))
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_the_loader_skips_test_and_demo_cells_comments_magics_and_survives_a_broken_cell(tmp_path):
+    path = _notebook(tmp_path / "a.ipynb", [
+        ("%matplotlib inline\nimport numpy as np\n!ls\nA = 1", {}),
+        ("raise RuntimeError('boom')", {}),
+        ("def f(x):\n    return x + A", {"nbgrader": {"grade": False, "solution": True, "grade_id": "f"}}),
+        ("assert False, 'a test cell must not run'", {"nbgrader": {"grade": True, "solution": False}}),
+        ("import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nSHOWN = True", {"tags": ["convkit-demo"]}),
+        ("import matplotlib.pyplot as plt\nplt.figure(); plt.show()\nget_ipython().run_line_magic('x', '')\nB = 2",
+         {}),
+    ])
+    source = cc.notebook_source(path)
+    assert "# %matplotlib inline" in source and "# !ls" in source
+    ns = cc.load_notebook(path)
+    assert ns["f"](1) == 2 and ns["B"] == 2 and "SHOWN" not in ns
+    assert ns[cc.CELL_ERRORS] == [{"cell": 3, "type": "RuntimeError", "message": "boom"}]
+
+
+def test_check_prints_each_case_and_the_public_hidden_summary(tmp_path, capsys):
+    cc.save_cases([_case(), _case(case_id="c2")], tmp_path)
+    results = cc.check("correlate2d", lambda im, k: np.array([[19.0, 25], [37, 43]]), directory=tmp_path)
+    assert len(results) == 2
+    assert cc.SUMMARY_MESSAGE.format(passed=2, total=2) in capsys.readouterr().out
+
+    def stub(im, k):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        cc.check("correlate2d", stub, directory=tmp_path)
+    assert cc.SUMMARY_MESSAGE.format(passed=0, total=2) in capsys.readouterr().out
+
+
+KERNEL_SCORES = [  # (kernel, fraction of the points)
+    ([[1, 0, -1], [0, 0, 0], [-1, 0, 1]], 1.0),          # blind to straight edges and to flat regions
+    ([[2, 1, 0], [1, 0, -1], [0, -1, -2]], 0.6),         # diagonal Sobel: stronger on diagonals, not selective
+    ([[1, 0, -1], [2, 0, -2], [1, 0, -1]], 0.2),         # vertical Sobel: only ignores flat regions
+    ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], 0.0),            # box blur: answers flat regions
+    ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], 0.0),
+]
+
+
+@pytest.mark.parametrize("kernel, fraction", KERNEL_SCORES)
+def test_the_kernel_design_scorer_gives_partial_points(kernel, fraction):
+    from autograder.suites import cases_for
+
+    for case in [c for c in cases_for("convolution") if c.function == "diagonal_edge_kernel"]:
+        r = run_case(case, lambda name, args, kwargs: np.array(kernel, dtype=float))
+        assert r.points == pytest.approx(fraction * case.points)
+        assert r.passed == (fraction == 1.0)
