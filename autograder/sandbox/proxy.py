@@ -311,8 +311,13 @@ class Sandbox:
         while time.monotonic() < end:
             try:
                 info = os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
-            except (ChildProcessError, AttributeError):
-                break
+            except (ChildProcessError, AttributeError):  # no waitid (macOS): reap it, the group id goes with it
+                try:
+                    rc = self._proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    break
+                return _status_reason(-rc, os.CLD_KILLED if hasattr(os, "CLD_KILLED") else 2) if rc < 0 \
+                    else _status_reason(rc, 1)
             if info is not None:
                 status = info.si_status
                 # bwrap reports a child killed by signal N as exit status 128 + N.
@@ -326,10 +331,11 @@ class Sandbox:
     def _kill(self):
         proc, plan = self._proc, self._plan
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # pid not reaped yet: the group id cannot have been reused
-            except (ProcessLookupError, PermissionError):
-                pass
+            if proc.returncode is None:  # not reaped yet, so the group id cannot have been reused
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             if plan is not None and plan.cgroup is not None:
                 plan.cgroup.kill()  # setsid daemons and fork bombs left the group but not the cgroup
             try:

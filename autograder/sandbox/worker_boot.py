@@ -22,12 +22,17 @@ def _rlimits(cfg):
               ("RLIMIT_NOFILE", 256), ("RLIMIT_CORE", 0)]
     if cfg.get("nproc"):
         wanted.append(("RLIMIT_NPROC", cfg["nproc"]))
-    for name, value in wanted:
-        if hasattr(r, name):
-            r.setrlimit(getattr(r, name), (value, value))
     # CPU: SIGXCPU at the soft limit, SIGKILL one second later.
-    r.setrlimit(r.RLIMIT_CPU, (cfg["cpu_s"], cfg["cpu_s"] + 1))
+    wanted.append(("RLIMIT_CPU", (cfg["cpu_s"], cfg["cpu_s"] + 1)))
+    failed = []
+    for name, value in wanted:
+        try:
+            r.setrlimit(getattr(r, name), value if isinstance(value, tuple) else (value, value))
+        except (AttributeError, ValueError, OSError) as exc:  # e.g. macOS refuses RLIMIT_AS
+            failed.append(f"{name}: {exc}")
     _APPLIED.append("rlimits")
+    if failed:
+        _MISSING["rlimits-partial"] = "; ".join(failed)
 
 
 def _unshare_net():
