@@ -1,0 +1,142 @@
+"""The case tables: points, visibility, sizes, speed, the slides' examples, and what freezing lets out."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from autograder.student.convkit_check import call_in_namespace, load_cases, run_case
+from autograder.suites import ASSIGNMENTS, cases_for, freeze_public, points_by_function, reference_function
+from reference.slides import EXAMPLES
+
+ARRAY_ASSIGNMENTS = ("convolution", "layers", "backprop")  # cnn trains a network: tested apart, marked slow
+MAX_CASE_BYTES = 1_000_000
+MAX_ASSIGNMENT_SECONDS = 1.0
+PUBLIC_SHARE = (0.2, 0.5)
+MAX_SHARED_DISTINCT = 8
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _arrays(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _arrays(v)
+
+
+def _reference_call(name, args, kwargs):
+    return call_in_namespace({name: reference_function(name)}, name, args, kwargs)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_points_are_halves_and_each_function_totals_a_multiple_of_five(assignment):
+    for c in cases_for(assignment):
+        assert c.points > 0 and (2 * c.points).is_integer(), (c.function, c.case_id)
+    for function, total in points_by_function(assignment).items():
+        assert total % 5 == 0, (function, total)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_about_a_third_of_the_points_are_public_and_every_function_has_both(assignment):
+    cases = cases_for(assignment)
+    public = sum(c.points for c in cases if c.visibility == "visible") / sum(c.points for c in cases)
+    assert PUBLIC_SHARE[0] <= public <= PUBLIC_SHARE[1], public
+    for function in points_by_function(assignment):
+        assert {c.visibility for c in cases if c.function == function} == {"visible", "hidden"}, function
+
+
+def test_every_worked_example_of_the_slides_is_a_public_case_with_the_corrected_value():
+    public = {(c.function, c.case_id): c for a in ASSIGNMENTS for c in cases_for(a, "visible")}
+    for ex in EXAMPLES:
+        c = public[(ex.function, ex.id)]
+        np.testing.assert_allclose(c.expected, ex.expected)  # the erratum's correct value, not the slide's
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_case_is_small(assignment):
+    for c in cases_for(assignment):
+        size = sum(a.nbytes for part in (c.args, c.kwargs, c.expected, c.data) for a in _arrays(part))
+        assert size < MAX_CASE_BYTES, (c.function, c.case_id, size)
+
+
+@pytest.mark.parametrize("assignment", ARRAY_ASSIGNMENTS)
+def test_the_reference_passes_every_case_quickly(assignment):
+    """Does the reference (a correct submission) get full points on the whole assignment in well under a second?"""
+    cases = [c for c in cases_for(assignment) if c.kind != "kernel_response"]
+    start = time.perf_counter()
+    results = [run_case(c, _reference_call) for c in cases]
+    elapsed = time.perf_counter() - start
+    assert [r.message for r in results if not r.passed] == []
+    assert elapsed < MAX_ASSIGNMENT_SECONDS, elapsed
+
+
+def test_cases_are_deterministic():
+    import autograder.suites as suites
+
+    first = cases_for("layers")
+    suites._all_cases.cache_clear()
+    again = cases_for("layers")
+    for a, b in zip(first, again):
+        for x, y in zip(_arrays(a.args), _arrays(b.args)):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_cnn_gradient_cases_pass_on_the_reference():
+    for c in cases_for("cnn"):
+        if c.kind == "array":
+            assert run_case(c, _reference_call).passed
+
+
+@pytest.mark.slow
+def test_cnn_accuracy_cases_give_the_reference_full_points_within_seconds():
+    import reference.cnn as cnn
+
+    namespace = {"train_cnn": cnn.train_cnn, "predict": cnn.predict}
+    for c in cases_for("cnn"):
+        if c.kind == "accuracy":
+            start = time.perf_counter()
+            r = run_case(c, lambda n, a, k: call_in_namespace(namespace, n, a, k))
+            assert r.passed, r.message
+            assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_freezing_writes_only_public_cases_and_no_code(assignment, tmp_path):
+    json_path, npz_path = freeze_public(assignment, tmp_path)
+    frozen = load_cases(tmp_path)
+    public = cases_for(assignment, "visible")
+    assert [(c.function, c.case_id) for c in frozen] == [(c.function, c.case_id) for c in public]
+    assert all(c.visibility == "visible" for c in frozen)
+    doc = json.loads(json_path.read_text())
+    assert doc["points_by_function"] == points_by_function(assignment)
+    text = json_path.read_text()
+    for marker in ("def ", "import ", "lambda", "<function"):
+        assert marker not in text
+    with np.load(npz_path, allow_pickle=False) as npz:  # loads without pickles: arrays of numbers only
+        frozen_arrays = [npz[k] for k in npz.files]
+    assert all(a.dtype.kind in "biuf" for a in frozen_arrays)
+    hidden = cases_for(assignment, "hidden")
+    hidden_ids = {c.case_id for c in hidden} - {c.case_id for c in public}
+    assert not hidden_ids & {c.case_id for c in frozen}
+    frozen_bytes = {a.tobytes() for a in frozen_arrays if a.size > 1}
+    for c in hidden:
+        for a in _arrays((c.args, c.kwargs, c.expected, c.data)):
+            # Arrays of a few distinct values (a named kernel, zero biases, labels) are shared with the slides'
+            # public examples or coincide by chance; random inputs and their expected values must not leak.
+            if np.unique(a).size > MAX_SHARED_DISTINCT:
+                assert a.tobytes() not in frozen_bytes, (c.function, c.case_id)
+
+
+def test_the_held_out_digits_are_never_frozen(tmp_path):
+    _, npz_path = freeze_public("cnn", tmp_path)
+    (held_out,) = [c for c in cases_for("cnn", "hidden") if c.kind == "accuracy"]
+    with np.load(npz_path, allow_pickle=False) as npz:
+        frozen = [npz[k] for k in npz.files]
+    x_test = held_out.data["x"]
+    for a in frozen:
+        assert a.tobytes().find(x_test[0].tobytes()) < 0  # not even the first held-out digit
