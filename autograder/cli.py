@@ -30,3 +30,34 @@ def build(assignments, course):
         raise click.ClickException(str(exc)) from exc
     for name, folder in releases.items():
         click.echo(f"{name}: {folder}")
+
+
+@main.command()
+@click.argument("assignment")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
+              show_default=True, help="course directory (nbgrader's layout)")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel graders (default: core count)")
+@click.option("--force", is_flag=True, help="regrade submissions whose results are current")
+@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+def grade(assignment, paths, course, workers, force, db_url):
+    """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
+    from autograder.grade import grade_batch
+    from autograder.submissions import SubmissionError
+
+    try:
+        summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url)
+    except (SubmissionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: every result finished so far is kept; run again to grade the rest")
+    click.echo(summary.line())
+    for student, error in sorted(summary.errors.items()):
+        click.echo(f"  grader error for {student}: {error}", err=True)
+    for label, names in (("failed to load", summary.load_failed), ("timed out", summary.timed_out)):
+        if names:
+            click.echo(f"  {label}: {', '.join(sorted(names))}")
+    click.echo(f"  sandbox layers: {', '.join(sorted(summary.layers)) or 'none (nothing graded)'}")
+    for layer, why in sorted(summary.missing_layers.items()):
+        click.echo(f"  missing layer {layer}: {why}")
+    click.echo(f"  results: {course / 'results' / assignment}")
