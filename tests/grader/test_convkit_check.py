@@ -217,6 +217,7 @@ def test_check_prints_each_case_and_the_public_hidden_summary(tmp_path, capsys):
 
 KERNEL_SCORES = [  # (kernel, fraction of the points)
     ([[1, 0, -1], [0, 0, 0], [-1, 0, 1]], 1.0),          # blind to straight edges and to flat regions
+    ([[0, 1, -1], [-1, 0, 1], [1, -1, 0]], 1.0),         # rows and columns sum to 0: the notebook's solution
     ([[2, 1, 0], [1, 0, -1], [0, -1, -2]], 0.6),         # diagonal Sobel: stronger on diagonals, not selective
     ([[1, 0, -1], [2, 0, -2], [1, 0, -1]], 0.2),         # vertical Sobel: only ignores flat regions
     ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], 0.0),            # box blur: answers flat regions

@@ -16,6 +16,8 @@ import pytest
 from autograder.student import convkit_check as cc
 from autograder.suites import cases_for, freeze_public
 
+pytestmark = pytest.mark.slow  # four real pytest subprocesses, ~3.5 s each
+
 STUDENT = Path(cc.__file__).parent
 TEMPLATES = ("convkit_check.py", "conftest.py", "pytest.ini")
 
