@@ -61,3 +61,23 @@ def grade(assignment, paths, course, workers, force, db_url):
     for layer, why in sorted(summary.missing_layers.items()):
         click.echo(f"  missing layer {layer}: {why}")
     click.echo(f"  results: {course / 'results' / assignment}")
+
+
+@main.group()
+def export():
+    """Export grades or graders to other systems."""
+
+
+@export.command("gradescope")
+@click.argument("assignment")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="the zip to write, or a folder for gradescope-ASSIGNMENT.zip")
+def export_gradescope_cmd(assignment, out):
+    """A Gradescope autograder zip for ASSIGNMENT (setup.sh, run_autograder, the suites, the reference)."""
+    from autograder.export import export_gradescope
+
+    try:
+        path = export_gradescope(assignment, out)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}: upload it as the autograder of the {assignment} assignment on Gradescope")

@@ -1,0 +1,95 @@
+"""``autograder export gradescope ASSIGNMENT``: a Gradescope autograder zip that grades with the same trusted grader.
+
+The zip holds ``setup.sh`` (installs Python, bubblewrap and the kit's grader side: no torch, no nbgrader),
+``run_autograder`` (grades ``/autograder/submission/*.ipynb`` and writes ``/autograder/results/results.json``)
+and ``source/``: the kit itself (the reference, the suites, the sandbox). Gradescope's results.json schema is the
+one the kit's own result files use, so the same dict is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+__all__ = ["export_gradescope", "run_gradescope", "NO_NOTEBOOK"]
+
+NO_NOTEBOOK = "no .ipynb notebook was found in the submission: upload {assignment}.ipynb"
+_ROOT = Path(__file__).resolve().parents[1]
+_SOURCE_DIRS = ("reference", "autograder")
+_SOURCE_FILES = ("pyproject.toml", "README.md", "constraints.txt")
+
+_SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when it builds the autograder image (Ubuntu).
+set -euo pipefail
+apt-get update -qq
+apt-get install -y -qq python3 python3-pip python3-venv bubblewrap >/dev/null
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install -q --upgrade pip
+# The grader side only: numpy, pytest, nbformat, the CLI and the sandbox's seccomp layer; no torch, no nbgrader.
+/autograder/venv/bin/pip install -q numpy nbformat pytest pytest-timeout click tqdm jinja2 matplotlib pyseccomp
+/autograder/venv/bin/pip install -q --no-deps -e /autograder/source
+"""
+
+_RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission. AUTOGRADER_ROOT lets a test run it outside Gradescope's /autograder.
+set -euo pipefail
+root="${{AUTOGRADER_ROOT:-/autograder}}"
+python="${{CONVKIT_PYTHON:-$root/venv/bin/python}}"
+export OPENBLAS_NUM_THREADS=1
+cd "$root/source"
+exec "$python" -m autograder.export {assignment} "$root/submission" "$root/results/results.json"
+"""
+
+
+def export_gradescope(assignment: str, dest: Path) -> Path:
+    """Write the Gradescope autograder zip for ``assignment`` to ``dest`` (a .zip path or a folder)."""
+    from autograder.suites import ASSIGNMENTS
+
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
+    dest = Path(dest)
+    if dest.suffix != ".zip":
+        dest = dest / f"gradescope-{assignment}.zip"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in (("setup.sh", _SETUP_SH), ("run_autograder", _RUN_AUTOGRADER.format(assignment=assignment))):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16
+            zf.writestr(info, text)
+        for folder in _SOURCE_DIRS:
+            for path in sorted((_ROOT / folder).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, f"source/{path.relative_to(_ROOT).as_posix()}")
+        for name in _SOURCE_FILES:
+            if (_ROOT / name).is_file():
+                zf.write(_ROOT / name, f"source/{name}")
+    return dest
+
+
+def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) -> dict:
+    """Grade the notebook in ``submission_dir`` (Gradescope's upload folder) and write ``results_path``."""
+    from autograder.grading import grade_submission
+    from autograder.results import write_result
+    from autograder.submissions import Submission
+    from autograder.suites import ASSIGNMENTS, cases_for
+
+    notebooks = sorted(Path(submission_dir).rglob("*.ipynb"))
+    if not notebooks:
+        result = {"score": 0.0, "output": NO_NOTEBOOK.format(assignment=assignment), "tests": []}
+    else:
+        chosen = next((nb for nb in notebooks if nb.stem == assignment), notebooks[0])
+        others = {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
+        result = grade_submission(assignment, Submission(chosen.stem, chosen), cases_for(assignment), others)
+    write_result(Path(results_path), result)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4:
+        raise SystemExit("usage: python -m autograder.export ASSIGNMENT SUBMISSION_DIR RESULTS_JSON")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    out = run_gradescope(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))
+    print(json.dumps({"score": out["score"], "max_score": out.get("max_score")}))
