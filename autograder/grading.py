@@ -80,7 +80,7 @@ def _sandbox_call(sandbox: Sandbox):
         except StudentError as exc:
             if exc.type_name == "FunctionMissing":
                 raise cc.FunctionMissing(name) from None
-            raise cc.StudentException(exc.type_name, exc.message, exc.student_traceback) from None
+            raise cc.StudentException(exc.type_names, exc.message, exc.student_traceback) from None
         except InvalidResult as exc:
             raise cc.StudentException("InvalidResult", str(exc), "") from None
         except WorkerCrashed as exc:

@@ -68,11 +68,11 @@ def _exp_shifted(z, top):
     e = _exp(z, c)
     # Row sums as a matrix-vector product: BLAS is several times faster than np.sum over a short last axis.
     ones = np.ones(z.shape[-1], dtype=z.dtype)
-    s = e @ ones
+    s = np.asarray(e @ ones)  # a 0-d array, not a NumPy scalar, for a single row of logits
     if s.size and s.min() < sqrt_tiny:
         c = z.max(axis=-1, keepdims=True)
         e = _exp(z, c)
-        s = e @ ones
+        s = np.asarray(e @ ones)
     return e, s, c
 
 

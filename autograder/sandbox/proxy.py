@@ -41,11 +41,13 @@ class SandboxError(Exception):
 
 
 class StudentError(SandboxError):
-    """The student's code raised. ``type_name``, ``message`` and ``student_traceback`` (student frames only)."""
+    """The student's code raised. ``type_name``, ``message`` and ``student_traceback`` (student frames only);
+    ``type_names``: the exception's class and its bases, most derived first."""
 
-    def __init__(self, type_name: str, message: str, student_traceback: str = ""):
+    def __init__(self, type_name: str, message: str, student_traceback: str = "", type_names=()):
         super().__init__(f"{type_name}: {message}")
         self.type_name, self.message, self.student_traceback = type_name, message, student_traceback
+        self.type_names = tuple(type_names) or (type_name,)
 
 
 class NotDefined(SandboxError):
@@ -207,7 +209,9 @@ class Sandbox:
             raise NotDefined(f"{name!r} is not defined by the submission")
         if kind == "invalid_result":
             raise InvalidResult(f"{name}() returned a value that cannot be graded: {message}")
-        raise StudentError(tname or "Exception", message, tb)
+        mro = rep.get("mro")
+        mro = [_text(n, 200) for n in mro[:16]] if isinstance(mro, list) else []
+        raise StudentError(tname or "Exception", message, tb, mro)
 
     # ------------------------------------------------------------------------------------------------ internals
     def _spawn(self):

@@ -194,7 +194,10 @@ def _error(exc, kind="student_error"):
     except Exception:
         message = "<the exception's message could not be shown>"
     tb = "".join(traceback.format_list(frames[-8:])) + f"{type(exc).__name__}: {message}"
-    return {"ok": False, "kind": kind, "type": type(exc).__name__, "message": message, "traceback": tb[:16000]}
+    # The class names up the MRO, so a case expecting ValueError accepts a student's subclass of it.
+    mro = [c.__name__ for c in type(exc).__mro__ if c not in (object, BaseException)][:16]
+    return {"ok": False, "kind": kind, "type": type(exc).__name__, "mro": mro, "message": message,
+            "traceback": tb[:16000]}
 
 
 def _reply(header, blobs=()):

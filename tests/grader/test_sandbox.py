@@ -292,3 +292,14 @@ def test_startup_and_per_call_overhead_are_reported(mode, capsys):
     with capsys.disabled():
         print(f"\n[sandbox {mode}] start->first result {first * 1e3:.0f} ms, per call (4x4) {per_call * 1e3:.2f} ms, "
               f"1 MB array {per_big * 1e3:.1f} ms; layers {layers}")
+
+
+def test_student_exception_carries_its_base_classes():
+    """Does a student's ValueError subclass arrive with 'ValueError' among its type names?"""
+    src = "class ShapeError(ValueError):\n    pass\n\ndef f():\n    raise ShapeError('x has shape (2,)')\n"
+    with Sandbox(src) as sb:
+        with pytest.raises(StudentError) as info:
+            sb.call("f")
+    assert info.value.type_name == "ShapeError"
+    assert info.value.type_names[:2] == ("ShapeError", "ValueError")
+    assert "x has shape (2,)" in info.value.message

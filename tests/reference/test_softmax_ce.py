@@ -160,3 +160,16 @@ def test_rejects_bad_input(fn, args, error, words):
         fn(*args)
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("z", [[1.0, 2.0, 3.0], [1e4, 0.0, -1e4]])
+def test_softmax_of_a_single_vector_matches_torch(z, dtype):
+    """Does softmax accept one vector of logits (K,), as its docstring promises, huge logits included?"""
+    import torch
+
+    z = np.array(z, dtype=dtype)
+    want = torch.softmax(torch.from_numpy(z), dim=-1).numpy()
+    got = softmax(z)
+    assert got.shape == z.shape and got.dtype == z.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
