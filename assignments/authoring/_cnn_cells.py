@@ -174,7 +174,15 @@ def teaching() -> list:
             """),
         "sgd_step",
         nb.markdown("""
-            ## 7. The training loop
+            ## 7. Predictions
+
+            The predicted class is the one with the highest score (softmax does not change the order, so the logits
+            suffice). Work through `x` in batches so that memory stays bounded for any number of images. (`predict` comes before
+            the training loop because the check of `train_cnn` trains your network and scores its predictions.)
+            """),
+        "predict",
+        nb.markdown("""
+            ## 8. The training loop
 
             Computing the gradient on all training digits for each step would be slow; **mini-batch SGD** estimates
             it from a small random batch (32 digits) and steps after each. One pass over the training set is an
@@ -186,13 +194,6 @@ def teaching() -> list:
             about twice as fast, and just as accurate here.
             """),
         "train_cnn",
-        nb.markdown("""
-            ## 8. Predictions
-
-            The predicted class is the one with the highest score (softmax does not change the order, so the logits
-            suffice). Work through `x` in batches so that memory stays bounded for any number of images.
-            """),
-        "predict",
         nb.markdown("""
             ## 9. Train it!
 
