@@ -43,7 +43,7 @@ def cell_name(function: str) -> str:
 def _worker_preamble() -> str:
     # The worker gets the same convkit_check the student has (it is shipped in every release, so nothing secret),
     # as a module of its own, and a trampoline that turns {"callable": name} markers into the named functions.
-    source = inspect.getsource(cc).replace("\nimport nbformat\n", "\n")  # TEMP
+    source = inspect.getsource(cc)
     return (
         "import sys as _sys, types as _types\n"
         "_convkit = _types.ModuleType('convkit_check')\n"
@@ -186,7 +186,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                     load["cell_errors"] = sandbox.call("__convkit_cell_errors")
                 except SandboxError as exc:
                     load["cell_errors"] = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
-            results = run_suite(cases, _sandbox_call(sandbox))
+            results = cc.credit_input_checks(cases, run_suite(cases, _sandbox_call(sandbox)))
             layers, missing = list(sandbox.layers), dict(sandbox.missing)
     except SandboxError as exc:
         message = CRASH_MESSAGE.format(reason=exc)

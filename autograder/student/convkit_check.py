@@ -22,14 +22,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-import nbformat
 import numpy as np
 
 __all__ = [
     "Case", "CaseResult", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
     "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "encode_value", "decode_value", "save_cases", "load_cases", "load_public_cases", "public_cases_for",
-    "format_student_traceback", "describe_inputs", "compare",
+    "format_student_traceback", "describe_inputs", "compare", "credit_input_checks",
     "STUB_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
 ]
 
@@ -65,6 +64,8 @@ KEYS_MESSAGE = "{what}: expected keys {expected}, got keys {got}"
 RAISES_MESSAGE = "expected {function} to raise {expected} for this bad input, but it returned a {got}"
 WRONG_EXCEPTION_MESSAGE = "expected {function} to raise {expected} for this bad input, got {type}: {message}"
 DIAGNOSIS_MESSAGE = "likely mistake ({name}): {explanation}"
+PROVIDED_CHECK_MESSAGE = ("the input checks of {function} are given in its cell; they earn points once {function} "
+                          "itself is implemented")
 SUMMARY_MESSAGE = "{passed} of {total} public cases passed — hidden cases are graded too"
 NO_CASES_MESSAGE = "no public cases for {function} in {path}"
 SCORE_MESSAGE = "{what}: {detail}"
@@ -259,6 +260,8 @@ def _strip_magics(source: str) -> str:
 
 def notebook_cells(path) -> list[tuple[int, str]]:
     """``(cell number, source)`` of the code cells a submission defines, magics commented out."""
+    import nbformat  # here, not at the top: the grader's sandbox worker loads this module and never reads notebooks
+
     nb = nbformat.read(str(path), as_version=4)
     cells = []
     for number, cell in enumerate(nb.cells, start=1):
@@ -562,6 +565,22 @@ def run_case(case: Case, call) -> CaseResult:
     return result("failed", 0, lines, ", ".join(names) or None)
 
 
+def credit_input_checks(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:
+    """The scoring rule for "raises" cases: a stub keeps the input checks its cell provides, so a function whose
+    every other case is a stub earns nothing for rejecting bad input (no free points for provided code)."""
+    stub_only = {c.function for c in cases}
+    for c, r in zip(cases, results):
+        if c.kind != "raises" and r.status != "stub":
+            stub_only.discard(c.function)
+    out = []
+    for c, r in zip(cases, results):
+        if c.kind == "raises" and c.function in stub_only and r.points:
+            r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "stub",
+                           r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function), None)
+        out.append(r)
+    return out
+
+
 def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):
     """Run the public cases of ``function_name`` on ``func`` and print a report; AssertionError if any fails.
 
@@ -577,7 +596,7 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
             return call_in_namespace({name: func}, name, args, kwargs)
         return call_in_namespace(others, name, args, kwargs)
 
-    results = [run_case(case, call) for case in cases]
+    results = credit_input_checks(cases, [run_case(case, call) for case in cases])
     passed = sum(r.passed for r in results)
     if verbose:
         for r in results:
