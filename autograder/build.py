@@ -31,6 +31,7 @@ __all__ = [
     "available_assignments",
     "nbgrader_config",
     "write_nbgrader_config",
+    "stage_assignment",
     "build_course",
 ]
 
@@ -45,9 +46,20 @@ KERNEL_NAME = "python3"
 _NOT_SHIPPED = {"__init__.py", "__pycache__"}
 _IGNORE_IN_SOURCE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
 
+
+
+def _cnn_training_digits(dest: Path) -> None:
+    """The cnn notebook's training digits (never the held-out part), written by its authoring script."""
+    if str(ROOT) not in sys.path:  # the authoring scripts live in the repository, not in the installed package
+        sys.path.insert(0, str(ROOT))
+    from assignments.authoring.cnn import write_training_digits
+
+    write_training_digits(dest)
+
+
 # Extra release files per assignment: name -> function(dest_dir) writing them into DIR/source/<name>/ before
-# nbgrader copies that folder to the release (the cnn assignment's training digits go here; never x_test).
-RELEASE_EXTRAS: dict[str, Callable[[Path], None]] = {}
+# nbgrader copies that folder to the release.
+RELEASE_EXTRAS: dict[str, Callable[[Path], None]] = {"cnn": _cnn_training_digits}
 
 _MISSING_MESSAGE = "no source notebook for assignment {name!r}: expected {path}"
 _UNKNOWN_MESSAGE = "unknown assignment {name!r}; the assignments are {known}"
@@ -99,11 +111,12 @@ def _venv_on_path():
         os.environ["PATH"] = old
 
 
-def _stage_source(name: str, course: Path) -> Path:
-    """Copy the source folder, freeze the public cases and add the student files into ``DIR/source/<name>/``."""
+def stage_assignment(name: str, dest: Path) -> Path:
+    """Copy ``assignments/source/<name>/`` to ``dest``, freeze the public cases there and add the student files
+    and extras: the folder nbgrader releases (and where the source notebook's check cells can run)."""
     from autograder.suites import freeze_public
 
-    dest = course / "source" / name
+    dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(SOURCE_ROOT / name, dest, ignore=_IGNORE_IN_SOURCE)
@@ -147,7 +160,7 @@ def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = CO
     course.mkdir(parents=True, exist_ok=True)
     write_nbgrader_config(course, course_id)
     for name in names:
-        _stage_source(name, course)
+        stage_assignment(name, course / "source" / name)
         release = course / "release" / name
         if release.exists():  # nbgrader leaves files of an earlier build that the source no longer has
             shutil.rmtree(release)

@@ -239,9 +239,11 @@ def teaching() -> list:
             *subtracting* neighbours finds edges, a *positive centre with negative neighbours* sharpens, and the
             Sobel kernels respond to horizontal or vertical changes of brightness. The slides' vertical-edge
             example shows why: `[1, 0, -1]` in every row gives `-765` where black turns white and `+765` where
-            white turns black. `KERNELS` (in the setup cell) holds the slides' kernels; here they are on the
-            photograph, using your `rgb_to_grayscale` and `correlate2d`.
+            white turns black. `KERNELS` (in the setup cell) holds the slides' kernels; the check below confirms
+            it still holds them (keep it unchanged: the grader checks it too). Here they are on the photograph,
+            using your `rgb_to_grayscale` and `correlate2d`.
             """),
+        "KERNELS",
         demo_code("""
             @picture
             def _():

@@ -165,18 +165,20 @@ def test_cell(function: str, points: float) -> nbformat.NotebookNode:
 def assemble(items: list, solutions: dict, points: dict) -> list:
     """Cells from a teaching list where a plain string ``"fn"`` stands for fn's solution cell then its check cell.
 
-    ``solutions`` maps each student function to its :func:`solution_cell`, ``points`` to its total points
-    (``autograder.suites.points_by_function``); every solution must be placed exactly once.
+    ``solutions`` maps each student function to its :func:`solution_cell`, ``points`` each graded name to its total
+    points (``autograder.suites.points_by_function``). A graded name without a solution (provided code, such as
+    the KERNELS table) gets its check cell only. Every solution and every graded name must be placed once.
     """
     cells, placed = [], []
     for item in items:
         if isinstance(item, str):
-            cells += [solutions[item], test_cell(item, points[item])]
+            cells += ([solutions[item]] if item in solutions else []) + [test_cell(item, points[item])]
             placed.append(item)
         else:
             cells.append(item)
-    if sorted(placed) != sorted(solutions):
-        raise ValueError(f"teaching cells place {sorted(placed)}, but the solutions are {sorted(solutions)}")
+    if sorted(placed) != sorted(set(solutions) | set(points)):
+        raise ValueError(f"teaching cells place {sorted(placed)}, but the solutions and graded names are "
+                         f"{sorted(set(solutions) | set(points))}")
     return cells
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import SOURCE_ROOT, STUDENT_DIR, available_assignments, build_course
+from autograder.build import SOURCE_ROOT, STUDENT_DIR, available_assignments, build_course, stage_assignment
 
 ASSIGNMENTS = available_assignments()
 # What a release must never contain a copy of: the reference and the graded suites.
@@ -54,14 +54,9 @@ def execute(book: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False) 
 
 
 def stage_source(name: str, dest: Path) -> Path:
-    """The source notebook in ``dest`` with what its check cells need beside it (public cases, convkit_check)."""
-    from autograder.suites import freeze_public
-
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source_notebook(name), dest / f"{name}.ipynb")
-    shutil.copy2(STUDENT_DIR / "convkit_check.py", dest / "convkit_check.py")
-    freeze_public(name, dest)
-    return dest / f"{name}.ipynb"
+    """The source notebook staged like a release (public cases, convkit_check, extras beside it), in ``dest``."""
+    stage_assignment(name, dest / name)
+    return dest / name / f"{name}.ipynb"
 
 
 # A student's interpreter: isolated (-I: no PYTHONPATH, no script folder) and without site processing (-S), so

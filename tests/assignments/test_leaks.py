@@ -82,19 +82,43 @@ def test_no_solution_text(released_files):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_no_hidden_case(released_files, name):
     """Is no hidden case's id, input or expected array in the release (arrays shared with public cases aside)?"""
-    public = [a for case in cases_for(name, "visible") for a in _case_arrays(case)]
-    hidden = [case for case in cases_for(name, "hidden")]
-    secrets = [a for case in hidden for a in _case_arrays(case)
-               if a.size >= MIN_SECRET_ARRAY_SIZE and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
-    assert secrets, f"{name}: no hidden array to look for, the scan would prove nothing"
-    released_arrays = []
+    released_arrays, shipped_data = [], []
     for path in released_files:
         if path.suffix == ".npz":
             with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
-                released_arrays += [data[k] for k in data.files]
+                arrays = [data[k] for k in data.files]
+            # Data files other than the frozen cases (the cnn training digits) are shipped on purpose; the
+            # held-out digits are checked by test_no_held_out_digit.
+            (released_arrays if path.name == "public_cases.npz" else shipped_data).extend(arrays)
+    public = [a for case in cases_for(name, "visible") for a in _case_arrays(case)] + shipped_data
+    hidden = cases_for(name, "hidden")
+    secrets = [a for case in hidden for a in _case_arrays(case)
+               if a.size >= MIN_SECRET_ARRAY_SIZE and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
+    assert secrets, f"{name}: no hidden array to look for, the scan would prove nothing"
     for secret in secrets:
         assert not any(r.shape == secret.shape and np.array_equal(r, secret) for r in released_arrays)
     shipped = {(row["function"], row["case_id"]) for path in released_files if path.name == "public_cases.json"
                for row in json.loads(path.read_text())["cases"]}
     public_ids = {(case.function, case.case_id) for case in cases_for(name, "visible")}
     assert not shipped & ({(case.function, case.case_id) for case in hidden} - public_ids)
+
+
+@pytest.mark.skipif("cnn" not in ASSIGNMENTS, reason="no cnn notebook yet")
+def test_no_held_out_digit(released_files):
+    """Does the cnn release ship training digits only, none of the held-out digits the grader scores on?"""
+    from reference.digits import load_digits_split
+
+    x_train, _, x_test, _ = load_digits_split()
+    test_rows = {row.tobytes() for row in x_test.reshape(len(x_test), -1)}
+    shipped = 0
+    for path in released_files:
+        if path.suffix == ".npz" and path.parent.name == "cnn" and path.name != "public_cases.npz":
+            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
+                for key in data.files:
+                    arr = data[key]
+                    if arr.ndim == 4 and arr.shape[1:] == x_test.shape[1:]:
+                        shipped += len(arr)
+                        rows = {r.tobytes() for r in arr.astype(x_test.dtype).reshape(len(arr), -1)}
+                        # identical-looking digits exist in both parts; a held-out set would match them all
+                        assert len(rows & test_rows) < len(test_rows) // 10
+    assert shipped == len(x_train)

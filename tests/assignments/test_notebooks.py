@@ -31,13 +31,15 @@ def test_committed_notebook_is_what_its_script_writes(name):
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_one_solution_and_one_check_per_graded_function(name):
-    """Does every graded function have its solution cell and a check cell worth its total points?"""
+    """Does every graded function have a solution cell (unless provided) and a check cell worth its total points?"""
     book = nbformat.read(source_notebook(name), as_version=4)
     solutions = {gid[:-len("_solution")] for gid in nb.solution_sources(book)}
     checks = {c.metadata["nbgrader"]["grade_id"][:-len("_check")]: c.metadata["nbgrader"]["points"]
               for c in book.cells if c.metadata.get("nbgrader", {}).get("grade")}
     points = points_by_function(name)
-    assert solutions == set(points)
+    # Graded names the notebook provides instead of stubbing (KERNELS) get a check but no solution cell; solution
+    # cells the suites do not grade (the cnn's pasted layers) get no check cell.
+    assert set(points) - solutions <= {"KERNELS"}
     assert checks == pytest.approx(points)
 
 
@@ -58,7 +60,7 @@ def test_source_notebook_runs_top_to_bottom(name, tmp_path):
     """Does the source notebook run without an error in a real kernel, every check cell passing?"""
     path = stage_source(name, tmp_path)
     start = time.perf_counter()
-    book = execute(nbformat.read(path, as_version=4), tmp_path)
+    book = execute(nbformat.read(path, as_version=4), path.parent)
     print(f"{name}: executed in {time.perf_counter() - start:.1f} s")
     for cell in book.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
