@@ -57,11 +57,11 @@ def _cases(assignment: str):
     return _WORKER_CASES[assignment]
 
 
-def _grade_one(assignment: str, submission: Submission) -> dict:
+def _grade_one(assignment: str, submission: Submission, limits=None) -> dict:
     from autograder.grading import grade_submission
 
     cases, others = _cases(assignment)
-    return grade_submission(assignment, submission, cases, others)
+    return grade_submission(assignment, submission, cases, others, limits)
 
 
 def _warm(assignment: str) -> None:
@@ -70,8 +70,10 @@ def _warm(assignment: str) -> None:
 
 def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: int | None = None,
                 force: bool = False, db_url: str | None = None, course_id: str = "convkit",
-                progress: bool = True) -> BatchSummary:
-    """Grade every submission of ``assignment`` found under ``paths`` (default: nbgrader's ``submitted/``)."""
+                progress: bool = True, limits=None) -> BatchSummary:
+    """Grade every submission of ``assignment`` found under ``paths`` (default: nbgrader's ``submitted/``).
+
+    ``limits`` (an ``autograder.sandbox.Limits``) overrides the per-assignment sandbox limits of grading.py."""
     from autograder.suites import ASSIGNMENTS
 
     if assignment not in ASSIGNMENTS:
@@ -94,7 +96,7 @@ def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: in
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm, initargs=(assignment,))
     pending = {}
     try:
-        pending = {pool.submit(_grade_one, assignment, sub): sub for sub in todo}
+        pending = {pool.submit(_grade_one, assignment, sub, limits): sub for sub in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
