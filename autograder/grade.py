@@ -121,7 +121,6 @@ def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: in
 
 
 def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
-    write_result(result_path(course, assignment, sub.student), result)
     extra = result["extra_data"]
     summary.graded.append(sub.student)
     summary.scores[sub.student] = result["score"]
@@ -138,3 +137,6 @@ def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
                sub.timestamp)
     except Exception as exc:  # the result file is kept; the gradebook can be refilled by a re-run with --force
         summary.errors[sub.student] = f"gradebook: {exc}"
+    # Written last: a re-run skips a submission whose result file is current, so the file must not exist before
+    # the gradebook holds its scores (a Ctrl-C between the two would leave the gradebook without them for good).
+    write_result(result_path(course, assignment, sub.student), result)
