@@ -240,7 +240,7 @@ def teaching() -> list:
             Sobel kernels respond to horizontal or vertical changes of brightness. The slides' vertical-edge
             example shows why: `[1, 0, -1]` in every row gives `-765` where black turns white and `+765` where
             white turns black. `KERNELS` (in the setup cell) holds the slides' kernels; the check below confirms
-            it still holds them (keep it unchanged: the grader checks it too). Here they are on the photograph,
+            it still holds them (keep it unchanged: the grader checks it too, for no points: the table is given). Here they are on the photograph,
             using your `rgb_to_grayscale` and `correlate2d`.
             """),
         "KERNELS",

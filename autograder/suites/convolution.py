@@ -15,7 +15,7 @@ from reference.slides import EXAMPLES, by_id
 _SLIDE_RGB = np.array([[[255, 0, 0], [0, 69, 100], [255, 255, 0]], [[0, 255, 0], [0, 0, 255], [153, 51, 255]]],
                       dtype=np.uint8)
 # Thresholds of the kernel-design scorer (options of its cases): see convkit_check._score_kernel_response.
-KERNEL_DESIGN = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25, "weights": (0.5, 1.0, 1.0)}
+KERNEL_DESIGN = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25, "weights": (1.0, 2.0, 2.0)}
 
 
 def _r(rng, *shape, dtype=np.float64):
@@ -133,7 +133,8 @@ def cases():
 
     public_kernels = ("identity", "sharpen", "box_blur", "sobel_x")
     hidden_kernels = ("gaussian_blur", "emboss", "sobel_y", "outline", "horizontal_lines", "vertical_lines")
-    out += [case("KERNELS", name, name, points=0.5, public=name in public_kernels)
+    # KERNELS is provided in a locked setup cell: checked (a student must not break it) but worth no points.
+    out += [case("KERNELS", name, name, points=0.0, public=name in public_kernels)
             for name in public_kernels + hidden_kernels]
 
     out += [_kernel_design("public-edges", 7, 10, (0,), 1.0, 0.0, True),

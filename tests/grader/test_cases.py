@@ -29,6 +29,9 @@ def _arrays(value):
             yield from _arrays(v)
 
 
+PROVIDED = {"KERNELS"}
+
+
 def _reference_call(name, args, kwargs):
     return call_in_namespace({name: reference_function(name)}, name, args, kwargs)
 
@@ -36,7 +39,9 @@ def _reference_call(name, args, kwargs):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_points_are_halves_and_each_function_totals_a_multiple_of_five(assignment):
     for c in cases_for(assignment):
-        assert c.points > 0 and (2 * c.points).is_integer(), (c.function, c.case_id)
+        # Only what the student writes earns points: KERNELS is provided, checked for nothing.
+        assert (c.points > 0) == (c.function not in PROVIDED), (c.function, c.case_id)
+        assert (2 * c.points).is_integer(), (c.function, c.case_id)
     for function, total in points_by_function(assignment).items():
         assert total % 5 == 0, (function, total)
 
