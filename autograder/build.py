@@ -79,22 +79,26 @@ def available_assignments() -> list[str]:
     return [name for name in ASSIGNMENTS if _notebook(name).is_file()]
 
 
-def nbgrader_config(course: Path, course_id: str = COURSE_ID) -> dict:
-    """The nbgrader settings of a course directory, as ``{"Section.option": value}``."""
+def nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None) -> dict:
+    """The nbgrader settings of a course directory, as ``{"Section.option": value}``; ``exchange`` is the exchange
+    folder of ``nbgrader release_assignment`` / ``collect`` (nbgrader's default, /srv/nbgrader/exchange, when None)."""
     course = Path(course).resolve()
-    return {
+    config = {
         "CourseDirectory.root": str(course),
         "CourseDirectory.course_id": course_id,
         "CourseDirectory.db_url": f"sqlite:///{course / 'gradebook.db'}",
         "Execute.kernel_name": KERNEL_NAME,
     }
+    if exchange is not None:
+        config["Exchange.root"] = str(Path(exchange).resolve())
+    return config
 
 
-def write_nbgrader_config(course: Path, course_id: str = COURSE_ID) -> Path:
+def write_nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None) -> Path:
     """``DIR/nbgrader_config.py``, where nbgrader commands run in ``DIR`` look for their settings."""
     lines = ["# Written by `autograder build`; nbgrader reads this file from the course directory.",
              "c = get_config()  # noqa: F821"]
-    lines += [f"c.{key} = {value!r}" for key, value in nbgrader_config(course, course_id).items()]
+    lines += [f"c.{key} = {value!r}" for key, value in nbgrader_config(course, course_id, exchange).items()]
     path = Path(course) / "nbgrader_config.py"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -145,9 +149,11 @@ def _generate(names: list[str], course: Path, course_id: str) -> None:
                 raise BuildError(_FAILED_MESSAGE.format(name=name, error=result.get("error"), log=result.get("log")))
 
 
-def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = COURSE_ID) -> dict[str, Path]:
+def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = COURSE_ID,
+                 exchange: Path | None = None) -> dict[str, Path]:
     """Build ``DIR/source/<name>/`` and ``DIR/release/<name>/`` for ``assignments`` (default: every one with a
-    source notebook). Returns ``{name: release folder}``; BuildError names a missing or failing assignment."""
+    source notebook). Returns ``{name: release folder}``; BuildError names a missing or failing assignment.
+    ``exchange``: the nbgrader exchange folder to configure (created, world-writable as nbgrader needs)."""
     names = list(assignments) if assignments else available_assignments()
     for name in names:
         if name not in ASSIGNMENTS:
@@ -158,7 +164,10 @@ def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = CO
         raise BuildError(f"no assignment has a source notebook under {SOURCE_ROOT}")
     course = Path(course).resolve()
     course.mkdir(parents=True, exist_ok=True)
-    write_nbgrader_config(course, course_id)
+    if exchange is not None:
+        Path(exchange).mkdir(parents=True, exist_ok=True)
+        Path(exchange).chmod(0o777)  # nbgrader's exchange: every student writes into its inbound folder
+    write_nbgrader_config(course, course_id, exchange)
     for name in names:
         stage_assignment(name, course / "source" / name)
         release = course / "release" / name

@@ -20,12 +20,14 @@ def main():
 @click.argument("assignments", nargs=-1)
 @click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
               show_default=True, help="course directory (nbgrader's layout)")
-def build(assignments, course):
+@click.option("--exchange", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="nbgrader exchange folder for release_assignment/collect (default: nbgrader's /srv/nbgrader/exchange)")
+def build(assignments, course, exchange):
     """Release ASSIGNMENTS (default: every assignment with a source notebook) into COURSE/release/."""
     from autograder.build import BuildError, build_course
 
     try:
-        releases = build_course(course, assignments or None)
+        releases = build_course(course, assignments or None, exchange=exchange)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     for name, folder in releases.items():
