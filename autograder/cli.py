@@ -83,3 +83,35 @@ def export_gradescope_cmd(assignment, out):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {path}: upload it as the autograder of the {assignment} assignment on Gradescope")
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
+              show_default=True, help="course directory (nbgrader's layout)")
+@click.option("--no-pictures", is_flag=True, help="skip the heatmaps (they re-run failed public cases in the sandbox)")
+def feedback(assignment, course, no_pictures):
+    """Write COURSE/feedback/<student>/ASSIGNMENT/ASSIGNMENT.html for every graded student (release_feedback's layout)."""
+    from autograder.feedback import write_feedback
+
+    try:
+        pages = write_feedback(assignment, course, pictures=not no_pictures)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{assignment}: {len(pages)} feedback pages under {course / 'feedback'}")
+
+
+@main.command()
+@click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
+              show_default=True, help="course directory (nbgrader's layout)")
+@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+def report(course, db_url):
+    """Write the class report: COURSE/reports/index.html, one page per assignment, grades.csv and cases.csv."""
+    from autograder.report import write_report
+
+    try:
+        files = write_report(course, db_url=db_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name in ("index.html", "grades.csv", "cases.csv"):
+        click.echo(f"{name}: {files[name]}")

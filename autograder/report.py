@@ -1,0 +1,286 @@
+"""``autograder report``: the class report -- HTML pages with pictures and two CSV files -- from the result files.
+
+``DIR/reports/index.html`` (the course) and ``DIR/reports/<assignment>.html`` (one per graded assignment) are
+self-contained (pictures embedded as PNG data URIs). Beside them:
+
+* ``grades.csv``: one row per student, ``Student ID, <assignment> (<max>), ..., Total`` (an LMS grade import);
+* ``cases.csv``: one row per student and case (student, assignment, function, case, visibility, points,
+  max_points, status, diagnosis, kind).
+
+Discrimination of a case is the point-biserial correlation between passing it (1/0) and the score on the OTHER
+cases of the assignment (the corrected item-total correlation: a case's own points would otherwise inflate it).
+Lateness is nbgrader's: the gradebook's submission timestamp against the assignment's due date (with extensions),
+and the late penalty it recorded.
+"""
+from __future__ import annotations
+
+import csv
+import statistics
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from autograder.mistakes import MISTAKES
+from autograder.results import read_result
+
+__all__ = ["load_results", "case_statistics", "point_biserial", "diagnosis_counts", "late_submissions",
+           "write_grades_csv", "write_cases_csv", "write_report", "GRADES_ID_HEADER", "TOTAL_HEADER",
+           "CASES_HEADER", "NO_RESULTS", "DISCRIMINATION_NOTE"]
+
+GRADES_ID_HEADER, TOTAL_HEADER = "Student ID", "Total"
+CASES_HEADER = ("student", "assignment", "function", "case", "visibility", "points", "max_points", "status",
+                "diagnosis", "kind")
+NO_RESULTS = "no graded results under {folder}: run `autograder grade ASSIGNMENT` first"
+DISCRIMINATION_NOTE = ("Discrimination: the point-biserial correlation between passing the case and the score on the "
+                       "assignment's other cases (corrected item-total correlation, from -1 to 1). Near 0: passing "
+                       "it says little about how well a student did overall; negative: stronger students fail it "
+                       "more often (check the case). Blank when every student passed, or every one failed.")
+# A case passed by fewer than this share of the class, or discriminating below this, is flagged for a look.
+HARD_CASE_RATE, WEAK_DISCRIMINATION = 0.3, 0.1
+
+
+def _assignment_order(names) -> list[str]:
+    from autograder.suites import ASSIGNMENTS
+
+    return sorted(names, key=lambda a: (ASSIGNMENTS.index(a) if a in ASSIGNMENTS else len(ASSIGNMENTS), a))
+
+
+def load_results(course: Path) -> dict[str, dict[str, dict]]:
+    """``{assignment: {student: result}}`` from ``DIR/results/*/*.json`` (unreadable files are skipped)."""
+    root = Path(course) / "results"
+    found: dict[str, dict[str, dict]] = {}
+    for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(folder.glob("*.json")):
+            result = read_result(path)
+            if result is not None and "tests" in result:
+                found.setdefault(folder.name, {})[path.stem] = result
+    return {a: found[a] for a in _assignment_order(found)}
+
+
+def point_biserial(passed, other_scores) -> float | None:
+    """Pearson's r between a 0/1 outcome and scores (the point-biserial correlation); None when either is constant
+    or there are fewer than three students."""
+    x, y = np.asarray(passed, dtype=np.float64), np.asarray(other_scores, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"passed and other_scores must have one entry per student, got shapes {x.shape} and {y.shape}")
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def case_statistics(results: dict[str, dict]) -> list[dict]:
+    """Per case of one assignment: pass rate and discrimination over the students of ``results``."""
+    students = sorted(results)
+    totals = {s: float(results[s].get("score", 0.0)) for s in students}
+    table: dict[str, dict] = {}
+    for s in students:
+        for t in results[s]["tests"]:
+            extra = t.get("extra_data", {})
+            row = table.setdefault(t["name"], {
+                "name": t["name"], "function": extra.get("function", ""), "case": extra.get("case", ""),
+                "hidden": bool(extra.get("hidden")), "max_points": float(t.get("max_score", 0.0)), "outcomes": {}})
+            row["outcomes"][s] = (t.get("status") == "passed", float(t.get("score", 0.0)))
+    rows = []
+    for row in table.values():
+        outcomes = row.pop("outcomes")
+        who = sorted(outcomes)
+        passed = [outcomes[s][0] for s in who]
+        row["students"] = len(who)
+        row["pass_rate"] = sum(passed) / len(who) if who else 0.0
+        row["discrimination"] = point_biserial(passed, [totals[s] - outcomes[s][1] for s in who])
+        row["flag"] = (row["pass_rate"] < HARD_CASE_RATE or
+                       (row["discrimination"] is not None and row["discrimination"] < WEAK_DISCRIMINATION))
+        rows.append(row)
+    return rows
+
+
+def diagnosis_counts(results: dict[str, dict]) -> list[dict]:
+    """The known mistakes the class made, most students first: name, students, cases, explanation."""
+    students: dict[str, set] = {}
+    cases: Counter = Counter()
+    for student, result in results.items():
+        for t in result["tests"]:
+            for name in filter(None, (n.strip() for n in (t.get("extra_data", {}).get("diagnosis") or "").split(","))):
+                students.setdefault(name, set()).add(student)
+                cases[name] += 1
+    rows = [{"name": n, "students": len(s), "cases": cases[n],
+             "explanation": MISTAKES[n].explanation if n in MISTAKES else ""} for n, s in students.items()]
+    return sorted(rows, key=lambda r: (-r["students"], -r["cases"], r["name"]))
+
+
+def _gradebook_db(course: Path, db_url: str | None) -> str | None:
+    if db_url:
+        return db_url
+    path = Path(course) / "gradebook.db"
+    return f"sqlite:///{path.resolve()}" if path.is_file() else None  # never create an empty one
+
+
+def late_submissions(course: Path, assignments: list[str], db_url: str | None = None,
+                     course_id: str = "convkit") -> tuple[dict[str, list[dict]], str | None]:
+    """Late submissions per assignment as nbgrader recorded them, and a note when the gradebook is unusable."""
+    url = _gradebook_db(course, db_url)
+    if url is None:
+        return {}, "no gradebook (DIR/gradebook.db): lateness unknown"
+    from autograder.gradebook import _ensure_alembic_on_path
+
+    _ensure_alembic_on_path()
+    from nbgrader.api import Gradebook, MissingEntry
+
+    late: dict[str, list[dict]] = {}
+    try:
+        with warnings.catch_warnings(), Gradebook(url, course_id=course_id) as gb:
+            warnings.simplefilter("ignore")
+            for name in assignments:
+                try:
+                    assignment = gb.find_assignment(name)
+                except MissingEntry:
+                    continue
+                rows = []
+                for sub in assignment.submissions:
+                    seconds = float(sub.total_seconds_late or 0.0)
+                    if seconds > 0:
+                        rows.append({"student": sub.student_id, "timestamp": str(sub.timestamp),
+                                     "duedate": str(sub.duedate), "late": _duration(seconds),
+                                     "seconds": seconds, "penalty": float(sub.late_submission_penalty or 0.0)})
+                late[name] = sorted(rows, key=lambda r: -r["seconds"])
+    except Exception as exc:  # a broken or foreign database: the report is still written, with the reason
+        return {}, f"the gradebook {url} could not be read: {type(exc).__name__}: {str(exc)[:200]}"
+    return late, None
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    return (f"{days} d " if days else "") + f"{hours} h {rest // 60:02d} min"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _max_score(results: dict[str, dict]) -> float:
+    return max((float(r.get("max_score", 0.0)) for r in results.values()), default=0.0)
+
+
+def write_grades_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
+    """One row per student: the score of each assignment (blank when not submitted) and the total."""
+    students = sorted({s for per in results.values() for s in per})
+    header = [GRADES_ID_HEADER] + [f"{a} ({_fmt(_max_score(per))})" for a, per in results.items()] + [TOTAL_HEADER]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for s in students:
+            scores = [results[a][s]["score"] if s in results[a] else None for a in results]
+            writer.writerow([s, *("" if x is None else _fmt(x) for x in scores),
+                             _fmt(sum(x for x in scores if x is not None))])
+    return path
+
+
+def write_cases_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
+    """One row per student and case (the columns of :data:`CASES_HEADER`)."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CASES_HEADER)
+        for assignment, per in results.items():
+            for student in sorted(per):
+                for t in per[student]["tests"]:
+                    extra = t.get("extra_data", {})
+                    writer.writerow([student, assignment, extra.get("function", ""), extra.get("case", ""),
+                                     "hidden" if extra.get("hidden") else "visible", _fmt(t.get("score", 0.0)),
+                                     _fmt(t.get("max_score", 0.0)), t.get("status", ""),
+                                     extra.get("diagnosis") or "", extra.get("kind", "")])
+    return path
+
+
+def _problems(results: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    load_failed, timed_out = [], []
+    for student, r in sorted(results.items()):
+        extra = r.get("extra_data", {})
+        if not extra.get("load", {}).get("ok", True):
+            load_failed.append({"student": student, "reason": extra["load"].get("error") or r.get("output", "")})
+        if extra.get("timed_out"):
+            cases = [t["name"] for t in r["tests"] if t.get("extra_data", {}).get("kind") == "timeout"]
+            timed_out.append({"student": student, "cases": cases})
+    return load_failed, timed_out
+
+
+def _layers(results: dict[str, dict]) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    count: Counter = Counter()
+    missing: dict[str, str] = {}
+    for r in results.values():
+        extra = r.get("extra_data", {})
+        count.update(extra.get("sandbox_layers") or [])
+        missing.update(extra.get("sandbox_missing") or {})
+    return sorted(count.items()), missing
+
+
+def _summary(scores: list[float]) -> dict:
+    if not scores:
+        return {"n": 0, "mean": 0.0, "median": 0.0, "min": 0.0, "max": 0.0, "sd": 0.0}
+    return {"n": len(scores), "mean": statistics.fmean(scores), "median": statistics.median(scores),
+            "min": min(scores), "max": max(scores), "sd": statistics.pstdev(scores)}
+
+
+def _assignment_page(env, assignment: str, results: dict[str, dict], late: list[dict], late_note: str | None) -> str:
+    from autograder import plots
+
+    scores = [float(r.get("score", 0.0)) for r in results.values()]
+    max_score = _max_score(results)
+    cases = case_statistics(results)
+    diagnoses = diagnosis_counts(results)
+    load_failed, timed_out = _problems(results)
+    layers, missing = _layers(results)
+    pictures = {
+        "histogram": plots.score_histogram(scores, max_score, f"{assignment}: {len(scores)} students"),
+        "pass_rate": plots.pass_rate_chart([c["name"] + (" (hidden)" if c["hidden"] else "") for c in cases],
+                                           [c["pass_rate"] for c in cases], [c["discrimination"] for c in cases]),
+        "diagnoses": plots.diagnosis_chart([d["name"] for d in diagnoses], [d["students"] for d in diagnoses],
+                                           len(results)) if diagnoses else None,
+    }
+    return env.get_template("report_assignment.html.j2").render(
+        assignment=assignment, summary=_summary(scores), max_score=max_score, cases=cases, diagnoses=diagnoses,
+        load_failed=load_failed, timed_out=timed_out, late=late, late_note=late_note, layers=layers,
+        missing=missing, pictures=pictures, note=DISCRIMINATION_NOTE, students=len(results))
+
+
+def write_report(course: Path, *, db_url: str | None = None, course_id: str = "convkit") -> dict[str, Path]:
+    """Write ``DIR/reports/`` (index.html, <assignment>.html, grades.csv, cases.csv); returns them by name."""
+    import jinja2
+
+    from autograder import plots
+
+    course = Path(course)
+    results = load_results(course)
+    if not results:
+        raise ValueError(NO_RESULTS.format(folder=course / "results"))
+    out = course / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
+    env.filters["r"] = lambda x: "" if x is None else f"{x:+.2f}"
+    late, late_note = late_submissions(course, list(results), db_url, course_id)
+    written = {"grades.csv": write_grades_csv(out / "grades.csv", results),
+               "cases.csv": write_cases_csv(out / "cases.csv", results)}
+    rows = []
+    for assignment, per in results.items():
+        page = out / f"{assignment}.html"
+        page.write_text(_assignment_page(env, assignment, per, late.get(assignment, []), late_note), encoding="utf-8")
+        written[page.name] = page
+        load_failed, timed_out = _problems(per)
+        rows.append({"assignment": assignment, "page": page.name, "max_score": _max_score(per),
+                     "summary": _summary([float(r.get("score", 0.0)) for r in per.values()]),
+                     "load_failed": len(load_failed), "timed_out": len(timed_out),
+                     "late": len(late.get(assignment, []))})
+    students = sorted({s for per in results.values() for s in per})
+    totals = [sum(float(per[s]["score"]) for per in results.values() if s in per) for s in students]
+    course_max = sum(r["max_score"] for r in rows)
+    index = env.get_template("report_index.html.j2").render(
+        rows=rows, students=len(students), course_max=course_max, summary=_summary(totals), late_note=late_note,
+        histogram=plots.score_histogram(totals, course_max, f"course total: {len(students)} students"))
+    (out / "index.html").write_text(index, encoding="utf-8")
+    written["index.html"] = out / "index.html"
+    return written
