@@ -16,8 +16,13 @@ import pytest
 __all__ = ["run_suite", "SUITE_FILE"]
 
 SUITE_FILE = Path(__file__).with_name("graded_test.py")
-_PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:timeout",
-                "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
+# No entry-point plugins and none of pytest's optional built-ins: the graded session needs only the grading plugin,
+# and loading the rest was a third of its overhead (0.045 -> 0.031 s per 48-case session, interleaved medians).
+_PYTEST_ARGS = ["-q", "--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+                "-p", "no:timeout", "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
+                "-p", "no:logging", "-p", "no:warnings", "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin",
+                "-p", "no:stepwise", "-p", "no:legacypath", "-p", "no:setuponly", "-p", "no:setupplan",
+                "-p", "no:debugging",
                 "--no-header", "--tb=no", "-o", "addopts=", "-o", "python_files=graded_test.py",
                 "--rootdir", str(SUITE_FILE.parent), "-c", "/dev/null"]
 

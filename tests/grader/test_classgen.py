@@ -19,6 +19,7 @@ import pytest
 from autograder.build import build_course
 from autograder.classgen import HOSTILE_KINDS, MISTAKE_CODE, generate_class
 from autograder.grade import grade_batch
+from autograder.sandbox import Limits
 from autograder.student.convkit_check import load_notebook
 from autograder.suites import cases_for, points_by_function
 
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.slow
 ASSIGNMENT = "layers"
 # complete + partial + the interleaved mistakes and tricks: 2 + 2 * len(HOSTILE_KINDS) covers every trick.
 N_STUDENTS = 2 + 2 * len(HOSTILE_KINDS)
+# The endless loop costs one call timeout: a short one keeps the test fast; honest layers calls take milliseconds.
+CALL_TIMEOUT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,8 @@ def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("classgen") / "course"
     build_course(course, [ASSIGNMENT])
     profiles = generate_class(course, [ASSIGNMENT], n_students=N_STUDENTS, seed=0)
-    summary = grade_batch(ASSIGNMENT, [], course, workers=2, progress=False)
+    summary = grade_batch(ASSIGNMENT, [], course, workers=2, progress=False,
+                          limits=Limits(call_timeout_s=CALL_TIMEOUT_S))
     results = {s: json.loads((course / "results" / ASSIGNMENT / f"{s}.json").read_text()) for s in profiles}
     return course, {s: p[ASSIGNMENT] for s, p in profiles.items()}, summary, results
 
