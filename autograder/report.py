@@ -141,8 +141,8 @@ def late_submissions(course: Path, assignments: list[str], db_url: str | None = 
                 for sub in assignment.submissions:
                     seconds = float(sub.total_seconds_late or 0.0)
                     if seconds > 0:
-                        rows.append({"student": sub.student_id, "timestamp": str(sub.timestamp),
-                                     "duedate": str(sub.duedate), "late": _duration(seconds),
+                        rows.append({"student": sub.student_id, "timestamp": f"{sub.timestamp} UTC",
+                                     "duedate": f"{sub.duedate} UTC", "late": _duration(seconds),
                                      "seconds": seconds, "penalty": float(sub.late_submission_penalty or 0.0)})
                 late[name] = sorted(rows, key=lambda r: -r["seconds"])
     except Exception as exc:  # a broken or foreign database: the report is still written, with the reason
