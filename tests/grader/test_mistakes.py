@@ -172,7 +172,7 @@ def test_a_submission_making_the_mistake_is_diagnosed_and_loses_exactly_the_case
             assert r.status == "failed" and mistake in (r.diagnosis or ""), (c.case_id, r.message)
             assert MISTAKES[mistake].explanation in r.message
     lost = sum(r.max_points - r.points for r in results)
-    assert lost > 0
+    assert lost > 0 or all(c.points == 0 for c in cases)  # KERNELS is provided: diagnosed, worth nothing
     assert lost == sum(c.points for c in cases if _independently_wrong(c, submission))
 
 
