@@ -213,8 +213,9 @@ MISTAKE_CODE: dict[str, dict[str, str]] = {
 }
 UNDIAGNOSED = frozenset(name for name in MISTAKE_CODE if name not in MISTAKES)
 
-# Hostile tricks: kind -> {function: body}. "loop_forever" hangs on one case of its function (an axis of length 1,
-# a plain 2-D image), so it costs one call timeout, not one per case. The others replace nothing but that body,
+# Hostile tricks: kind -> {function: body}, in functions no other graded function calls (a trick in zero_pad would
+# also break correlate2d). "loop_forever" hangs on one case of its function (an axis of length 1, a single pixel),
+# so it costs one call timeout, not one per case. The others replace nothing but that body,
 # except "patch_testing" (top-level patches of numpy's comparisons, the function itself left a stub) and
 # "syntax_error" (the function's cell does not compile, so the function is missing).
 _SPIN = "while True:  # TODO handle this case\n    pass\n"
@@ -228,16 +229,16 @@ HOSTILE_CODE: dict[str, dict[str, str]] = {
                     axis += 1
             return x.reshape(x.shape[0], d)""",
         "flatten_backward": f"if 1 in x_shape[1:]:\n{textwrap.indent(_SPIN, '    ')}return dout.reshape(x_shape)",
-        "zero_pad": f"if x.ndim == 2:\n{textwrap.indent(_SPIN, '    ')}"
-                    "xp = np.zeros((*x.shape[:-2], x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)\n"
-                    "xp[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x\nreturn xp",
+        "rgb_to_grayscale": f"if img.shape[:2] == (1, 1):\n{textwrap.indent(_SPIN, '    ')}"
+                            "return img.astype(np.float32 if img.dtype == np.float32 else np.float64) "
+                            "@ np.array([0.299, 0.587, 0.114])",
     },
     "exits": {f: "import os\nos._exit(0)  # leave as soon as I am called" for f in
               ("relu", "relu_backward", "rgb_to_grayscale", "cnn_loss_and_grads")},
     "prints_a_lot": {f: "for _ in range(3000):\n    print('debugging', np.arange(100))\n{solution}" for f in
                      ("softmax", "dense_backward", "correlate2d", "cnn_loss_and_grads")},
     "syntax_error": {f: "for i in range(3)  # forgot the colon\n    pass\n{solution}" for f in
-                     ("avg_pool2d", "avg_pool2d_backward", "zero_pad", "cnn_loss_and_grads")},
+                     ("avg_pool2d", "avg_pool2d_backward", "convolve2d", "cnn_loss_and_grads")},
     "patch_testing": {f: None for f in ("sum_pool2d", "flatten_backward", "convolve2d", "cnn_loss_and_grads")},
 }
 HOSTILE_KINDS = tuple(HOSTILE_CODE)
@@ -375,9 +376,8 @@ def _profiles(assignment: str, functions: list[str], n: int, rng: random.Random,
                       else dict(rng.choice(mistakes)))
     specs = specs[:n]
     for spec in specs:
-        if spec["kind"] == "partial":
-            k = rng.randint(1, max(1, len(functions) // 2))
-            spec["stubs"] = tuple(sorted(rng.sample(functions, k), key=functions.index))
+        if spec["kind"] == "partial":  # ran out of time: the last functions (later ones build on earlier ones)
+            spec["stubs"] = tuple(functions[-rng.randint(1, max(1, len(functions) // 2)):])
         elif spec.get("hostile") == "patch_testing":
             spec["stubs"] = (spec["function"],)
     rng.shuffle(specs)
