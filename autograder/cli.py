@@ -91,7 +91,7 @@ def export_gradescope_cmd(assignment, out):
               show_default=True, help="course directory (nbgrader's layout)")
 @click.option("--no-pictures", is_flag=True, help="skip the heatmaps (they re-run failed public cases in the sandbox)")
 def feedback(assignment, course, no_pictures):
-    """Write COURSE/feedback/<student>/ASSIGNMENT/ASSIGNMENT.html for every graded student (release_feedback's layout)."""
+    """Write COURSE/feedback/<student>/ASSIGNMENT/ASSIGNMENT.html per graded student (release_feedback layout)."""
     from autograder.feedback import write_feedback
 
     try:

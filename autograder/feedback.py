@@ -66,7 +66,7 @@ def _rows(result: dict) -> list[dict]:
         kind = extra.get("kind") or t.get("status")
         rows.append({"name": t.get("name", ""), "function": extra.get("function", ""), "case": extra.get("case", ""),
                      "score": t.get("score", 0.0), "max_score": t.get("max_score", 0.0), "status": t.get("status"),
-                     "kind": kind, "hidden": hidden,
+                     "kind": kind, "hidden": hidden, "sort_key": kind == "passed",  # failed cases first
                      # a hidden case's message is never rendered, whatever the result file holds
                      "reason": HIDDEN_REASON.format(kind=kind) if hidden else t.get("output", ""),
                      "diagnoses": _explain(extra.get("diagnosis"))})
