@@ -1,15 +1,13 @@
-"""Compute kernels behind :mod:`reference.conv`: im2col + one GEMM, and the FFT route for large stride-1 layers.
+"""Compute kernels behind :mod:`reference.conv`: padding, scratch buffers and the FFT route for large stride-1
+layers; the im2col + GEMM route lives in :mod:`reference._conv_gemm`.
 
 Nothing here checks its input: the public functions in :mod:`reference.conv` do, then call these with
 already-padded float arrays. Shape letters follow the glossary in :mod:`reference._checks`; ``P = H' * W'``.
 
 Why two algorithms (measured on the project's 2-core AVX-512 machine, 1 thread, see the helper report):
 
-* **im2col + GEMM** gathers every receptive field into a column matrix and multiplies it by the filters seen as
-  ``(F, C*KH*KW)``. The columns are filled by a loop over the ``KH*KW`` kernel offsets, each a single strided copy
-  of all images and channels at once: that beats ``sliding_window_view(...).copy()`` by 1.3-1.5x because every
-  copy moves long runs. The forward pass lays the columns out per image so the product lands in NCHW; the
-  backward pass uses the channel-major ``(C, KH, KW, N, H', W')`` so ``dw`` is one GEMM over all ``N*P`` pixels.
+* **im2col + GEMM** (:mod:`reference._conv_gemm`) gathers every receptive field into a column matrix and
+  multiplies it by the filters seen as ``(F, C*KH*KW)``, a block of images at a time.
 * **FFT** (convolution theorem) costs ``O(Hp*Wp*log)`` per image-channel plus one small complex matrix product per
   frequency, independent of the kernel area. For stride 1 with many channels and a 5x5 kernel it needs ~4x fewer
   flops than the GEMM; for 1 input channel or small kernels the transforms dominate and im2col wins.
@@ -39,33 +37,6 @@ def pad_hw(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.nd
     return out
 
 
-def im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:
-    """Padded ``xp`` (N, C, Hp, Wp) -> ``cols`` (C, KH, KW, N, H', W'): ``cols[c, i, j, n, y, x]`` is
-    ``xp[n, c, y*SH + i, x*SW + j]``, the input under kernel tap (i, j) for output pixel (y, x)."""
-    n, c = xp.shape[:2]
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
-    xt = xp.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xt[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]
-    return cols
-
-
-def col2im(dcols: np.ndarray, xp_shape: tuple, sh: int, sw: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: ``dcols`` (C, KH, KW, N, H', W') summed back into a padded ``(N, C, Hp, Wp)``.
-
-    One strided ``+=`` per kernel tap: inside a tap the output pixels hit distinct input pixels, so no index
-    repeats and plain slicing is exact (``np.add.at`` would be needed only for repeated indices, and is ~10x slower).
-    """
-    c, kh, kw, n, ho, wo = dcols.shape
-    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
-    dxt = dxp.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            dxt[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += dcols[:, i, j]
-    return dxp
-
-
 def use_fft(n: int, c: int, f: int, hp: int, wp: int, kh: int, kw: int, ho: int, wo: int, stride) -> bool:
     """Whether the FFT route needs clearly fewer operations than im2col + GEMM for this layer."""
     if stride != (1, 1):
@@ -81,18 +52,19 @@ _SCRATCH = threading.local()  # per thread, so concurrent calls never share a bu
 _SCRATCH_LIMIT = 32          # buffers kept per thread; beyond that the cache starts over
 
 
-def _scratch(tag: str, shape: tuple, dtype) -> np.ndarray:
+def _scratch(tag: str, shape: tuple, dtype, zeroed: bool = False) -> np.ndarray:
     """A reusable uninitialised buffer for an intermediate named ``tag``; never returned to callers.
 
     Why: a fresh multi-MB array is a new mmap each call, and its page faults cost as much as the FFT route's
-    arithmetic (measured: f32 shape b forward 5.4 -> 2.8 ms when glibc keeps the memory).
+    arithmetic (measured: f32 shape b forward 5.4 -> 2.8 ms when glibc keeps the memory). ``zeroed``: filled with
+    zeros when first made (for callers that rely on the parts they never write staying zero).
     """
     cache = getattr(_SCRATCH, "buffers", None)
     if cache is None or len(cache) > _SCRATCH_LIMIT:
         cache = _SCRATCH.buffers = {}
     key = (tag, tuple(shape), np.dtype(dtype))
     if key not in cache:
-        cache[key] = np.empty(shape, dtype=dtype)
+        cache[key] = (np.zeros if zeroed else np.empty)(shape, dtype=dtype)
     return cache[key]
 
 
@@ -181,35 +153,3 @@ def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.nd
     dxp = _to_space(dx, n, c, hp, wp, hp, wp).astype(xp.dtype, copy=False)
     dw = _to_space(dw, f, c, hp, wp, kh, kw).astype(xp.dtype, copy=False)
     return dxp, dw
-
-
-def forward_gemm(xp: np.ndarray, w: np.ndarray, b: np.ndarray, stride, ho: int, wo: int) -> np.ndarray:
-    """Cross-correlation of padded ``xp`` with ``w`` plus ``b`` by im2col + GEMM -> (N, F, H', W').
-
-    The columns are laid out per image, ``(N, C*KH*KW + 1, P)``, so that ``w @ cols`` lands directly in NCHW
-    order (no transpose copy of the output), and their last row is ones with ``b`` as the matching weight column:
-    the bias rides in the GEMM instead of costing one more pass over the output.
-    """
-    n = xp.shape[0]
-    f, c, kh, kw = w.shape
-    k = c * kh * kw
-    cols = np.empty((n, k + 1, ho * wo), dtype=xp.dtype)
-    cols[:, k] = 1
-    taps = cols[:, :k].reshape(n, c, kh, kw, ho, wo)
-    sh, sw = stride
-    for i in range(kh):
-        for j in range(kw):
-            taps[:, :, i, j] = xp[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]
-    wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)
-    return np.matmul(wb, cols).reshape(n, f, ho, wo)
-
-
-def backward_gemm(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients ``(dxp, dw)`` of the im2col forward: ``dw = dout @ cols.T``, ``dcols = w.T @ dout``, then col2im."""
-    f, c, kh, kw = w.shape
-    n, _, ho, wo = dout.shape
-    cols = im2col(xp, kh, kw, stride[0], stride[1], ho, wo).reshape(c * kh * kw, n * ho * wo)
-    dout_fn = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, n * ho * wo)
-    dw = (dout_fn @ cols.T).reshape(w.shape)
-    dcols = (w.reshape(f, -1).T @ dout_fn).reshape(c, kh, kw, n, ho, wo)
-    return col2im(dcols, xp.shape, stride[0], stride[1]), dw

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference import _conv_gemm as _gemm
 from reference import _conv_impl as _impl
 from reference._checks import as_float_array, pair, positive_int, same_float_dtype
 
@@ -130,7 +131,7 @@ def correlate2d(image, kernel, stride=1, pad=0):
 
     ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
     w = kernel.astype(dtype, copy=False)[None, None]
-    out = _impl.forward_gemm(xp, w, np.zeros(1, dtype), (sh, sw), ho, wo)
+    out = _gemm.forward(xp, w, np.zeros(1, dtype), (sh, sw), ho, wo)
 
     return out[0, 0]
 
@@ -186,7 +187,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
         out = _impl.forward_fft(xp, w, ho, wo)
         out += b[:, None, None]
     else:
-        out = _impl.forward_gemm(xp, w, b, stride, ho, wo)
+        out = _gemm.forward(xp, w, b, stride, ho, wo)
 
     return out
 
@@ -221,9 +222,9 @@ def conv2d_backward(dout, x, w, stride=1, pad=0):
     f, _, kh, kw = w.shape
     if _impl.use_fft(n, c, f, hp, wp, kh, kw, ho, wo, stride):
         dxp, dw = _impl.backward_fft(dout, xp, w)
+        dx = np.ascontiguousarray(dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
+        db = dout.sum(axis=(0, 2, 3))
     else:
-        dxp, dw = _impl.backward_gemm(dout, xp, w, stride)
-    dx = np.ascontiguousarray(dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
-    db = dout.sum(axis=(0, 2, 3))
+        dx, dw, db = _gemm.backward(dout, xp, w, stride, (ph, pw))
 
     return dx, dw, db

@@ -1,0 +1,102 @@
+"""Are the blocked im2col + GEMM kernels of reference._conv_gemm right on every path, against torch?
+
+The paths: the forward with one block or several (a short last block included); the stride-1 backward that works
+on rows flattened at the padded width with col2im as one overlap reduction; the strided backward with one clipped
+``+=`` per tap. Blocks are forced small by lowering ``_BLOCK_BYTES``. Scratch buffers are reused between calls, so
+the results of one call must survive the next.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+
+from reference import _conv_gemm, _conv_impl  # noqa: E402
+from reference.conv import conv2d_backward, conv2d_forward  # noqa: E402
+from reference.torch_check import assert_close, to_numpy, to_torch  # noqa: E402
+
+DTYPES = [np.float32, np.float64]
+# (N, C, H, W, F, (KH, KW), stride, pad): stride 1 takes the flattened-rows backward, the others the strided one;
+# pads below KW - 1 make the extra columns of the flattened rows reach real input, so their zeroing matters.
+CASES = [
+    (5, 1, 12, 10, 4, (5, 5), 1, 2),
+    (5, 3, 9, 11, 6, (3, 2), 1, (0, 1)),
+    (3, 2, 8, 8, 3, (1, 1), 1, 0),
+    (4, 3, 11, 9, 5, (3, 3), 2, 1),
+    (5, 2, 10, 13, 3, (4, 3), (2, 1), (1, 2)),
+    (3, 1, 7, 7, 2, (2, 2), 3, 0),
+]
+# Bytes per block small enough to split every case into blocks of one or two images (with a short last block).
+TINY_BLOCK_BYTES = 2048
+
+
+def _case(n, c, h, w, f, kernel, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((f, c, *kernel)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    return rng, x, wt, b
+
+
+def _torch(x, w, b, dout, stride, pad):
+    tx, tw, tb = (to_torch(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(tx, tw, tb, stride=stride, padding=pad)
+    out.backward(to_torch(dout))
+    return [to_numpy(t) for t in (out, tx.grad, tw.grad, tb.grad)]
+
+
+def _check(x, w, b, stride, pad, rng):
+    out = conv2d_forward(x, w, b, stride=stride, pad=pad)
+    dout = rng.standard_normal(out.shape).astype(x.dtype)
+    want = _torch(x, w, b, dout, stride, pad)
+    got = [out, *conv2d_backward(dout, x, w, stride=stride, pad=pad)]
+    for name, g, t in zip(("out", "dx", "dw", "db"), got, want):
+        assert g.dtype == x.dtype, f"{name} has dtype {g.dtype}, expected {x.dtype}"
+        assert_close(g, t, name)
+
+
+@pytest.mark.parametrize("blocks", ["one", "several"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n, c, h, w, f, kernel, stride, pad", CASES)
+def test_gemm_paths_match_torch(n, c, h, w, f, kernel, stride, pad, dtype, blocks, monkeypatch):
+    """Do the GEMM forward and both backward variants give torch's output and gradients, in one or many blocks?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    if blocks == "several":
+        monkeypatch.setattr(_conv_gemm, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=3)
+    _check(x, wt, b, stride, pad, rng)
+
+
+@pytest.mark.parametrize("blocks", ["one", "several"])
+def test_block_count_is_what_the_test_asks(blocks, monkeypatch):
+    """Does lowering _BLOCK_BYTES really split the test batches (else the 'several' cases test nothing new)?"""
+    if blocks == "several":
+        monkeypatch.setattr(_conv_gemm, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    per_image = (1 * 25 + 1) * 12 * 10 * 8
+    expected = 5 if blocks == "one" else 1
+    assert _conv_gemm._images_per_block(5, per_image) == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_results_survive_the_next_call(stride, dtype):
+    """Scratch buffers are reused: is what one call returned left untouched by a second call on other data?"""
+    rng, x, wt, b = _case(4, 2, 9, 9, 3, (3, 3), dtype, seed=4)
+    out = conv2d_forward(x, wt, b, stride=stride, pad=1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = conv2d_backward(dout, x, wt, stride=stride, pad=1)
+    kept = [a.copy() for a in (out, *grads)]
+    conv2d_forward(-x, 2 * wt, b, stride=stride, pad=1)
+    conv2d_backward(-dout, 3 * x, wt, stride=stride, pad=1)
+    for name, a, k in zip(("out", "dx", "dw", "db"), (out, *grads), kept):
+        np.testing.assert_array_equal(a, k, err_msg=f"{name} changed after a later call")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_benchmark_shape_a_matches_torch(dtype, monkeypatch):
+    """On the benchmark's shape (a) with a smaller batch (C = 1, 5x5, pad 2), are the default blocks right?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    rng, x, wt, b = _case(6, 1, 28, 28, 16, (5, 5), dtype, seed=5)
+    _check(x, wt, b, 1, 2, rng)
