@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench setup clean system-deps
+.PHONY: demo test test-fast bench setup clean system-deps test-deps
 
 # bubblewrap adds the sandbox's strongest layer (an empty root, no network, its own pid namespace). Installed when
 # this is a Debian machine and we are root; elsewhere the sandbox runs with its other layers and says so.
@@ -27,7 +27,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $(STAMP)
 
-test: $(STAMP)
+# The class report is tested in a real browser: Debian's chromium, installed once here (as root) rather than from
+# inside pytest's parallel workers.
+test-deps:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (Debian package) for the report's browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+		echo "note: could not install chromium; the browser test will say why it skips"; \
+	fi
+
+test: $(STAMP) test-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

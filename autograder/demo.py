@@ -74,7 +74,7 @@ def run_demo(course: Path, n_students: int = 30, workers: int | None = None, pic
     for name in ASSIGNMENTS:
         pages += write_feedback(name, course, pictures=pictures)
     print(f"   {len(pages)} feedback pages under {course / 'feedback'}")
-    report = write_report(course)
+    report = write_report(course)["index.html"]
     _done(t, "written")
 
     from autograder.feedback import feedback_path

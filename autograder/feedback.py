@@ -15,7 +15,9 @@ is ever re-run here (nbgrader's own feedback leaks hidden tests: jupyter/nbgrade
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
@@ -228,6 +230,22 @@ def render_feedback(result: dict, course: Path, *, pictures: bool = True) -> str
         hidden_count=sum(r["hidden"] for r in rows))
 
 
+def _exchange_files(course: Path, assignment: str, student: str, folder: Path, result: dict) -> None:
+    """nbgrader's release_feedback reads timestamp.txt and submission_secret.txt beside every page, and stops at the
+    first folder without them. A submission collected through the exchange has both (copied); one that came from a
+    folder or an LMS zip gets its grading timestamp and a fresh secret, so releasing the others still works (that
+    student gets the page through the LMS, not the exchange)."""
+    for name in _EXCHANGE_FILES:
+        src = course / "submitted" / student / assignment / name
+        if src.is_file():
+            shutil.copy2(src, folder / name)
+        elif name == "timestamp.txt":
+            stamp = result.get("extra_data", {}).get("timestamp")
+            (folder / name).write_text(stamp or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+        else:
+            (folder / name).write_text(secrets.token_hex(16))
+
+
 def write_feedback(assignment: str, course: Path, *, students: list[str] | None = None,
                    pictures: bool = True) -> list[Path]:
     """Write the feedback page of every graded student of ``assignment`` (or only ``students``); the paths."""
@@ -249,9 +267,6 @@ def write_feedback(assignment: str, course: Path, *, students: list[str] | None 
         dest = feedback_path(course, assignment, path.stem)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(html, encoding="utf-8")
-        for name in _EXCHANGE_FILES:
-            src = course / "submitted" / path.stem / assignment / name
-            if src.is_file():
-                shutil.copy2(src, dest.parent / name)
+        _exchange_files(course, assignment, path.stem, dest.parent, result)
         written.append(dest)
     return written

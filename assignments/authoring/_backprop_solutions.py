@@ -246,9 +246,9 @@ _CELLS = {
                 rows = slice(a, a + SH * (Ho - 1) + 1, SH)     # the pixels tap (a, b) touched, one per window
                 cols = slice(b, b + SW * (Wo - 1) + 1, SW)
                 # dL/dfilter(a, b) = sum over windows (i, j) of dL/dout(i, j) * image(i + a, j + b)
-                dw[:, :, a, b] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+                dw[:, :, a, b] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols], optimize=True)
                 # each window sends dout(i, j) * filter(a, b) back to the pixel that tap touched
-                dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, a, b])
+                dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, a, b], optimize=True)
         db = dout.sum(axis=(0, 2, 3))        # the bias is added at every position of every image
         dx = dxp[:, :, PH:PH + H, PW:PW + W]  # the padding's gradient is dropped: those zeros were constants
         return dx, dw, db

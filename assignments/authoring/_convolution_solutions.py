@@ -168,7 +168,7 @@ def solutions() -> dict:
             for i in range(kh):
                 for j in range(kw):
                     patch = xp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]  # (N, C, H', W')
-                    out += np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j].astype(dtype))
+                    out += np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j].astype(dtype), optimize=True)
             out += b.astype(dtype)[None, :, None, None]
             return out
             '''),
