@@ -132,15 +132,28 @@ def run_capstone(seed: int = 0) -> dict:
             "dtype": np.dtype(TRAINING_DEFAULTS["dtype"]).name, "threads": 1}
 
 
+def _blas_kernel() -> str:
+    """Which OpenBLAS kernels NumPy runs: OPENBLAS_CORETYPE forces a kernel family, unset lets OpenBLAS detect it."""
+    from threadpoolctl import threadpool_info  # installed with scikit-learn (instructor side)
+
+    info = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    return f"OpenBLAS {info[0]['version']} {info[0]['architecture']} kernels" if info else "OpenBLAS not found"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{REPS['quick']} repetitions instead of {REPS['full']}")
     parser.add_argument("--no-capstone", action="store_true", help="skip the capstone training run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    # torch's convolutions run slow until one grad-enabled forward has happened in the process; warm that path so
+    # torch is timed at its best, not flattered against.
+    xg = torch.randn(2, 3, 8, 8, requires_grad=True)
+    torch.nn.functional.conv2d(xg, torch.randn(4, 3, 3, 3)).sum().backward()
     reps = REPS["quick" if args.quick else "full"]
     print(f"reference vs torch {torch.__version__} CPU, 1 thread each, median of {reps} interleaved repetitions "
-          f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')})")
+          f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()})")
     rows = run_ops(reps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "reference_vs_torch.json").write_text(json.dumps(rows, indent=1) + "\n")
