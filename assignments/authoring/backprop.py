@@ -17,34 +17,16 @@ NAME = "backprop"
 TITLE = "Backpropagation: the gradient of every layer"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "cells", "build", "main"]
-
-
-def cells(points: dict) -> list:
-    """Teaching cells with each student function's solution cell and check cell put where the text needs it."""
-    sol = solutions()
-    out = []
-    for item in teaching():
-        if isinstance(item, str):  # a function name: its solution cell, then its check cell
-            out += [sol[item], nb.test_cell(item, points[item])]
-        else:
-            out.append(item)
-    placed = [item for item in teaching() if isinstance(item, str)]
-    if sorted(placed) != sorted(sol):
-        raise ValueError(f"teaching() places {sorted(placed)}, but the solution cells are {sorted(sol)}")
-    return out
+__all__ = ["NAME", "TITLE", "PATH", "teaching", "build", "main"]
 
 
 def build():
     """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    from autograder.suites import points_by_function
-
-    return nb.notebook(cells(points_by_function(NAME)), TITLE)
+    return nb.build_notebook(NAME, TITLE, teaching, solutions)
 
 
 def main() -> int:
-    print(f"wrote {nb.write_notebook(build(), PATH)}")
-    return 0
+    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
 
 
 if __name__ == "__main__":

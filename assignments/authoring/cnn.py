@@ -19,27 +19,7 @@ NAME = "cnn"
 TITLE = "A CNN that reads handwritten digits"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "DATA_FILE", "cells", "build", "write_training_digits", "main"]
-
-
-def cells(points: dict) -> list:
-    """Teaching cells with each student function's solution cell (and check cell, when graded) in place."""
-    sol = solutions()
-    unknown = set(points) - set(sol)
-    if unknown:
-        raise ValueError(f"the suites grade {sorted(unknown)}, which the cnn notebook does not define")
-    out, placed = [], []
-    for item in teaching():
-        if isinstance(item, str):
-            placed.append(item)
-            out.append(sol[item])
-            if item in points:
-                out.append(nb.test_cell(item, points[item]))
-        else:
-            out.append(item)
-    if sorted(placed) != sorted(sol):
-        raise ValueError(f"teaching() places {sorted(placed)}, but the solution cells are {sorted(sol)}")
-    return out
+__all__ = ["NAME", "TITLE", "PATH", "DATA_FILE", "teaching", "build", "write_training_digits", "main"]
 
 
 def write_training_digits(dest) -> Path:
@@ -60,14 +40,11 @@ def write_training_digits(dest) -> Path:
 
 def build():
     """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    from autograder.suites import points_by_function
-
-    return nb.notebook(cells(points_by_function(NAME)), TITLE)
+    return nb.build_notebook(NAME, TITLE, teaching, solutions)
 
 
 def main() -> int:
-    print(f"wrote {nb.write_notebook(build(), PATH)}")
-    return 0
+    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
 
 
 if __name__ == "__main__":

@@ -196,14 +196,11 @@ def teaching() -> list:
 
 def build():
     """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    from autograder.suites import points_by_function
-
-    return nb.notebook(nb.assemble(teaching(), solutions(), points_by_function(NAME)), TITLE)
+    return nb.build_notebook(NAME, TITLE, teaching, solutions)
 
 
 def main() -> int:
-    print(f"wrote {nb.write_notebook(build(), PATH)}")
-    return 0
+    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
 
 
 if __name__ == "__main__":

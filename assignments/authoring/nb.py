@@ -39,6 +39,8 @@ __all__ = [
     "test_cell",
     "assemble",
     "notebook",
+    "build_notebook",
+    "script_main",
     "write_notebook",
     "solution_sources",
     "solution_region_lines",
@@ -167,12 +169,14 @@ def assemble(items: list, solutions: dict, points: dict) -> list:
 
     ``solutions`` maps each student function to its :func:`solution_cell`, ``points`` each graded name to its total
     points (``autograder.suites.points_by_function``). A graded name without a solution (provided code, such as
-    the KERNELS table) gets its check cell only. Every solution and every graded name must be placed once.
+    the KERNELS table) gets its check cell only; a solution that is not graded (the cnn's helpers, the cells where
+    a student pastes earlier work) gets no check cell. Every solution and every graded name must be placed once.
     """
     cells, placed = [], []
     for item in items:
         if isinstance(item, str):
-            cells += ([solutions[item]] if item in solutions else []) + [test_cell(item, points[item])]
+            cells += [solutions[item]] if item in solutions else []
+            cells += [test_cell(item, points[item])] if item in points else []
             placed.append(item)
         else:
             cells.append(item)
@@ -180,6 +184,20 @@ def assemble(items: list, solutions: dict, points: dict) -> list:
         raise ValueError(f"teaching cells place {sorted(placed)}, but the solutions and graded names are "
                          f"{sorted(set(solutions) | set(points))}")
     return cells
+
+
+def build_notebook(name: str, title: str, teaching, solutions) -> nbformat.NotebookNode:
+    """The notebook of assignment ``name`` from its script's ``teaching()`` and ``solutions()`` (the check cells'
+    points come from the graded suites)."""
+    from autograder.suites import points_by_function
+
+    return notebook(assemble(teaching(), solutions(), points_by_function(name)), title)
+
+
+def script_main(name: str, title: str, teaching, solutions, path: Path) -> int:
+    """What ``python -m assignments.authoring.<name>`` does: write the notebook and say where."""
+    print(f"wrote {write_notebook(build_notebook(name, title, teaching, solutions), path)}")
+    return 0
 
 
 def notebook(cells: list, title: str) -> nbformat.NotebookNode:

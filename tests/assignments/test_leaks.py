@@ -13,6 +13,7 @@ import pytest
 from assignments.authoring import nb
 from autograder.suites import cases_for
 from tests.assignments._course import ASSIGNMENTS, ROOT_REFERENCE_DIRS, built_course, source_notebook
+from tests.helpers import iter_arrays
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ASSIGNMENTS, reason="no source notebook yet")]
 
@@ -33,21 +34,9 @@ def _text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
-def _arrays(value):
-    """Every ndarray inside a case value (tuples, lists, dicts nested)."""
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _arrays(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _arrays(v)
-
-
 def _case_arrays(case):
     for part in (case.args, case.kwargs, case.expected, case.data):
-        yield from _arrays(part)
+        yield from iter_arrays(part)
 
 
 def test_no_trusted_file_or_import(released_files):

@@ -10,23 +10,13 @@ import pytest
 from autograder.student.convkit_check import call_in_namespace, load_cases, run_case
 from autograder.suites import ASSIGNMENTS, cases_for, freeze_public, points_by_function, reference_function
 from reference.slides import EXAMPLES
+from tests.helpers import iter_arrays
 
 ARRAY_ASSIGNMENTS = ("convolution", "layers", "backprop")  # cnn trains a network: tested apart, marked slow
 MAX_CASE_BYTES = 1_000_000
 MAX_ASSIGNMENT_SECONDS = 1.0
 PUBLIC_SHARE = (0.2, 0.5)
 MAX_SHARED_DISTINCT = 8
-
-
-def _arrays(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _arrays(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _arrays(v)
 
 
 PROVIDED = {"KERNELS"}
@@ -65,7 +55,7 @@ def test_every_worked_example_of_the_slides_is_a_public_case_with_the_corrected_
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_each_case_is_small(assignment):
     for c in cases_for(assignment):
-        size = sum(a.nbytes for part in (c.args, c.kwargs, c.expected, c.data) for a in _arrays(part))
+        size = sum(a.nbytes for part in (c.args, c.kwargs, c.expected, c.data) for a in iter_arrays(part))
         assert size < MAX_CASE_BYTES, (c.function, c.case_id, size)
 
 
@@ -87,7 +77,7 @@ def test_cases_are_deterministic():
     suites._all_cases.cache_clear()
     again = cases_for("layers")
     for a, b in zip(first, again):
-        for x, y in zip(_arrays(a.args), _arrays(b.args)):
+        for x, y in zip(iter_arrays(a.args), iter_arrays(b.args)):
             np.testing.assert_array_equal(x, y)
 
 
@@ -130,7 +120,7 @@ def test_freezing_writes_only_public_cases_and_no_code(assignment, tmp_path):
     assert not hidden_ids & {c.case_id for c in frozen}
     frozen_bytes = {a.tobytes() for a in frozen_arrays if a.size > 1}
     for c in hidden:
-        for a in _arrays((c.args, c.kwargs, c.expected, c.data)):
+        for a in iter_arrays((c.args, c.kwargs, c.expected, c.data)):
             # Arrays of a few distinct values (a named kernel, zero biases, labels) are shared with the slides'
             # public examples or coincide by chance; random inputs and their expected values must not leak.
             if np.unique(a).size > MAX_SHARED_DISTINCT:

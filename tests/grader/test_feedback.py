@@ -22,6 +22,7 @@ from autograder.build import SOURCE_ROOT
 from autograder.mistakes import MISTAKES
 from autograder.student import convkit_check as cc
 from autograder.suites import cases_for
+from tests.helpers import iter_arrays
 
 ASSIGNMENT = "layers"
 SOURCE = SOURCE_ROOT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -152,21 +153,10 @@ def assert_valid_pngs(page: str) -> int:
 
 
 # ---- the leak scan -----------------------------------------------------------------------------------------------
-def _arrays(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _arrays(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _arrays(v)
-
-
 def _value_strings(case) -> set[str]:
     """The input and expected values of ``case`` as the messages print them (6 significant digits)."""
     out = set()
-    for arr in _arrays((case.args, case.kwargs, case.expected)):
+    for arr in iter_arrays((case.args, case.kwargs, case.expected)):
         if arr.dtype.kind == "f":
             out.update(f"{x:.6g}" for x in arr.ravel()[:2000])
     return {s for s in out if len(s) >= MIN_VALUE_CHARS and "." in s}

@@ -1,0 +1,16 @@
+"""Small helpers shared by several test modules."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def iter_arrays(value):
+    """Every ndarray inside a case value (tuples, lists, dicts nested)."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from iter_arrays(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from iter_arrays(v)
