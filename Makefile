@@ -52,6 +52,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 		MKL_NUM_THREADS=1 $(PY) benchmarks/reference_vs_torch.py $(BENCH_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) course demo-course benchmarks/results .pytest_cache

@@ -69,18 +69,19 @@ def export_gradescope(assignment: str, dest: Path) -> Path:
 
 def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) -> dict:
     """Grade the notebook in ``submission_dir`` (Gradescope's upload folder) and write ``results_path``."""
+    from autograder.grade import other_functions
     from autograder.grading import grade_submission
     from autograder.results import write_result
     from autograder.submissions import Submission
-    from autograder.suites import ASSIGNMENTS, cases_for
+    from autograder.suites import cases_for
 
     notebooks = sorted(Path(submission_dir).rglob("*.ipynb"))
     if not notebooks:
         result = {"score": 0.0, "output": NO_NOTEBOOK.format(assignment=assignment), "tests": []}
     else:
         chosen = next((nb for nb in notebooks if nb.stem == assignment), notebooks[0])
-        others = {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
-        result = grade_submission(assignment, Submission(chosen.stem, chosen), cases_for(assignment), others)
+        result = grade_submission(assignment, Submission(chosen.stem, chosen), cases_for(assignment),
+                                  lambda: other_functions(assignment))
     write_result(Path(results_path), result)
     return result
 

@@ -6,6 +6,7 @@ every finished result. A re-run skips submissions whose content and grader are u
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -50,18 +51,26 @@ class BatchSummary:
 def _cases(assignment: str):
     # Computed once per pool process: the expected values come from the live reference.
     if assignment not in _WORKER_CASES:
-        from autograder.suites import ASSIGNMENTS, cases_for
+        from autograder.suites import cases_for
 
-        others = {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
-        _WORKER_CASES[assignment] = (cases_for(assignment), others)
+        _WORKER_CASES[assignment] = cases_for(assignment)
     return _WORKER_CASES[assignment]
+
+
+@functools.lru_cache(maxsize=None)
+def other_functions(assignment: str) -> dict[str, set[str]]:
+    """The other assignments' graded functions, to recognise a notebook submitted for the wrong assignment
+    (computed only when a notebook has none of this assignment's cells: the cnn's cases take a second)."""
+    from autograder.suites import ASSIGNMENTS, cases_for
+
+    return {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
 
 
 def _grade_one(assignment: str, submission: Submission, limits=None) -> dict:
     from autograder.grading import grade_submission
 
-    cases, others = _cases(assignment)
-    return grade_submission(assignment, submission, cases, others, limits)
+    return grade_submission(assignment, submission, _cases(assignment), functools.partial(other_functions, assignment),
+                            limits)
 
 
 def _warm(assignment: str) -> None:
@@ -97,6 +106,7 @@ def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: in
     pending = {}
     try:
         pending = {pool.submit(_grade_one, assignment, sub, limits): sub for sub in todo}
+        import nbgrader.api  # noqa: F401  (1.6 s: imported while the pool warms up, not after the first result)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

@@ -88,12 +88,12 @@ def _sandbox_call(sandbox: Sandbox):
     return call
 
 
-def _notebook_identity(nb, assignment: str, functions: set[str], others: dict[str, set[str]]) -> str | None:
+def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str | None:
     ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
     ours = {cell_name(f) for f in functions}
     if ids & ours:
         return None
-    for other, names in others.items():
+    for other, names in (others() if callable(others) else others).items():
         if ids & {cell_name(f) for f in names}:
             return WRONG_ASSIGNMENT.format(other=other, assignment=assignment)
     return NOT_A_SUBMISSION.format(assignment=assignment)
@@ -148,9 +148,12 @@ def _zero_tests(cases, status: str, message: str) -> list[dict]:
             for c in cases]
 
 
-def grade_submission(assignment: str, submission: Submission, cases: list, others: dict[str, set[str]],
+def grade_submission(assignment: str, submission: Submission, cases: list, others=None,
                      limits: Limits | None = None) -> dict:
     """Grade ``submission`` on ``cases`` (live, from the reference); returns a Gradescope results dict.
+
+    ``others``: the other assignments' function names (``{assignment: names}``, or a callable giving them, asked
+    only for a notebook that has none of this assignment's cells), to name the assignment of a wrong notebook.
 
     Never raises for anything the submission does: an unreadable notebook, the wrong assignment, a crash, a
     timeout or a hostile trick each cost points of this submission only.
@@ -174,7 +177,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                        output=message, load={"ok": False, "error": reason}, layers=[], missing_layers={},
                        started=started)
     sha = _sha(raw)
-    wrong = _notebook_identity(nb, assignment, functions, others)
+    wrong = _notebook_identity(nb, assignment, functions, others or {})
     if wrong:
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
                        load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)

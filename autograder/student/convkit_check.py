@@ -609,4 +609,5 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
             raise AssertionError(STUB_MESSAGE.format(function=function_name))
         raise AssertionError(f"{len(results) - passed} of {len(results)} public cases of {function_name} failed; "
                              f"first: {first.message}")
-    return results
+    # Nothing is returned: the check cell's last value would be displayed under the report (and stock nbgrader
+    # would try to read it as a partial-credit score).
