@@ -179,15 +179,16 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     x, w, b = _check_layer(x, w, b)
     stride, (ph, pw), ho, wo = _layer_geometry(x.shape, w.shape, stride, pad)
 
-    xp = _impl.pad_hw(x, ph, ph, pw, pw)
-
-    n, c, hp, wp = xp.shape
+    n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    if _impl.use_fft(n, c, f, hp, wp, kh, kw, ho, wo, stride):
-        out = _impl.forward_fft(xp, w, ho, wo)
+    if _impl.use_fft(n, c, f, h + 2 * ph, wd + 2 * pw, kh, kw, ho, wo, stride):
+        out = _impl.forward_fft(_impl.pad_hw(x, ph, ph, pw, pw), w, ho, wo)
         out += b[:, None, None]
+    elif tuple(stride) == (1, 1):
+        # Pads as it flattens, so no padded copy; the result is a view of rows a little wider than W' (see there).
+        out = _gemm.forward_rows(x, w, b, (ph, pw), ho, wo)
     else:
-        out = _gemm.forward(xp, w, b, stride, ho, wo)
+        out = _gemm.forward(_impl.pad_hw(x, ph, ph, pw, pw), w, b, stride, ho, wo)
 
     return out
 

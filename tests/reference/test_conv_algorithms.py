@@ -100,3 +100,47 @@ def test_benchmark_shape_a_matches_torch(dtype, monkeypatch):
     monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
     rng, x, wt, b = _case(6, 1, 28, 28, 16, (5, 5), dtype, seed=5)
     _check(x, wt, b, 1, 2, rng)
+
+
+# Stride-1 forward on rows ``S`` apart (forward_rows): odd sizes, rectangular kernels, pads 0 / 1 / (1, 2), and pads
+# at least the kernel (there the pitch is W', not W + PW). (N, C, H, W, F, (KH, KW), pad).
+ROWS_CASES = [
+    (3, 2, 7, 9, 3, (3, 3), 0),
+    (2, 3, 9, 7, 4, (3, 5), 1),
+    (3, 1, 11, 5, 2, (2, 3), (1, 2)),
+    (2, 2, 5, 6, 3, (5, 1), (2, 0)),
+    (2, 1, 4, 3, 2, (2, 2), 3),
+]
+
+
+@pytest.mark.parametrize("blocks", ["one", "several"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n, c, h, w, f, kernel, pad", ROWS_CASES)
+def test_forward_rows_matches_torch(n, c, h, w, f, kernel, pad, dtype, blocks, monkeypatch):
+    """Does the flattened-rows forward give torch's output (and the backward its gradients) on odd shapes?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    if blocks == "several":
+        monkeypatch.setattr(_conv_gemm, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=6)
+    _check(x, wt, b, 1, pad, rng)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_stride_one_forward_takes_the_rows_path(dtype, monkeypatch):
+    """Is the stride-1 GEMM forward really forward_rows (else the cases above test the old path): rows S apart?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    _, x, wt, b = _case(2, 1, 7, 9, 3, (3, 3), dtype, seed=7)
+    out = conv2d_forward(x, wt, b, stride=1, pad=(1, 2))
+    pitch = _conv_gemm._row_pitch(9, 2, out.shape[-1])
+    assert out.shape == (2, 3, 7, 11) and out.strides[-2:] == (pitch * out.itemsize, out.itemsize)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rows_layouts_sharing_a_buffer_size_stay_apart(dtype, monkeypatch):
+    """Two layouts whose flat buffers have one shape (W 8 + PW 2 vs W 10 + PW 0, rows 10 apart): does the second
+    leave the first's zero gaps alone, so the first is still right when it runs again?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    rng, x1, wt, b = _case(2, 1, 6, 8, 2, (3, 3), dtype, seed=8)
+    x2 = rng.standard_normal((2, 1, 6, 10)).astype(dtype) + 5
+    for x, pad in ((x1, (1, 2)), (x2, (1, 0)), (x1, (1, 2))):
+        _check(x, wt, b, 1, pad, rng)
