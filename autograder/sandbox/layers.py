@@ -209,6 +209,11 @@ def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
             args += ["--ro-bind", top, top]
     if os.path.exists("/etc/ld.so.cache"):
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # The scratch tmpfs first: the binds below may lie under /tmp (a clone in /tmp has its virtualenv there), and a
+    # later mount would hide them.
+    size = str(limits.scratch_mb << 20)
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp",
+             "--size", str(1 << 20), "--tmpfs", "/dev/shm"]
     # Only the interpreter and the virtualenv: never the repository around it, nor the course directory.
     binds = {os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, sys.prefix)}
     binds.add(os.path.abspath(sys.prefix))
@@ -218,10 +223,7 @@ def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
         for h in _HIDDEN_PACKAGES:
             if os.path.isdir(os.path.join(sp, h)):
                 args += ["--tmpfs", os.path.join(sp, h)]
-    size = str(limits.scratch_mb << 20)
-    args += ["--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp",
-             "--size", str(1 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/",
-             "--uid", str(NOBODY), "--gid", str(NOBODY), "--chdir", "/tmp", "--"]
+    args += ["--remount-ro", "/", "--uid", str(NOBODY), "--gid", str(NOBODY), "--chdir", "/tmp", "--"]
     return args
 
 
