@@ -89,7 +89,7 @@ def _dft_matrices(hp: int, wp: int, dtype: np.dtype):
     return tuple(m.astype(ctype) for m in (fh, fw, gh, gw))
 
 
-def _spectra(a: np.ndarray, hp: int, wp: int, tag: str) -> np.ndarray:
+def _spectra(a: np.ndarray, hp: int, wp: int, tag: str, top: int = 0, left: int = 0) -> np.ndarray:
     """(A, B, h, w) real -> (Q, A, B) spectra of ``a`` zero-extended to (hp, wp); Q = hp * (wp // 2 + 1)
     frequencies first, so each frequency's (A, B) matrix is contiguous for the per-frequency products.
 
@@ -100,13 +100,15 @@ def _spectra(a: np.ndarray, hp: int, wp: int, tag: str) -> np.ndarray:
     """
     fh, fw, _, _ = _dft_matrices(hp, wp, a.dtype)
     n_ab, (h, w), wq = a.shape[0] * a.shape[1], a.shape[2:], wp // 2 + 1
-    fw_ri = np.concatenate([fw.real[:w], fw.imag[:w]], axis=1)          # (w, 2*Wq): zero columns of a skipped
+    # ``a`` sits at (top, left) of a zero (hp, wp) grid: only the DFT rows/columns of its pixels are used, so
+    # neither the zeros around a kernel nor an image's zero padding are ever materialised or multiplied.
+    fw_ri = np.concatenate([fw.real[left:left + w], fw.imag[left:left + w]], axis=1)          # (w, 2*Wq)
     rows = np.matmul(a.reshape(-1, w), fw_ri, out=_scratch("rows", (n_ab * h, 2 * wq), a.dtype))
     rows = rows.reshape(n_ab, h, 2, wq)
     half = _scratch("half", (h, wq, n_ab), fh.dtype)                     # (h, Wq, A*B): pixel rows first for the H pass
     half.real = rows[:, :, 0].transpose(1, 2, 0)
     half.imag = rows[:, :, 1].transpose(1, 2, 0)
-    spec = np.matmul(fh[:, :h], half.reshape(h, wq * n_ab), out=_scratch(tag, (hp, wq * n_ab), fh.dtype))
+    spec = np.matmul(fh[:, top:top + h], half.reshape(h, wq * n_ab), out=_scratch(tag, (hp, wq * n_ab), fh.dtype))
     return spec.reshape(hp * wq, a.shape[0], a.shape[1])
 
 
@@ -126,18 +128,20 @@ def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int
     return np.ascontiguousarray(out.reshape(h * w, a * b).T).reshape(a, b, h, w)
 
 
-def forward_fft(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> np.ndarray:
-    """Stride-1 cross-correlation of padded ``xp`` (N, C, Hp, Wp) with ``w`` (F, C, KH, KW) -> (N, F, H', W').
+def forward_fft(x: np.ndarray, w: np.ndarray, ho: int, wo: int, pad=(0, 0)) -> np.ndarray:
+    """Stride-1 cross-correlation of ``x`` (N, C, H, W), zero-padded by ``pad`` = (PH, PW) on each side (the padding
+    is never materialised), with ``w`` (F, C, KH, KW) -> (N, F, H', W').
 
-    Correlation theorem: ``corr(x, w) = irfft(X * conj(W))``. Outputs ``y < H'`` read ``xp`` only up to row
-    ``H' - 1 + KH - 1 = Hp - 1``, so the circular wrap-around never reaches them: no extra padding is needed.
+    Correlation theorem: ``corr(x, w) = irfft(X * conj(W))``. Outputs ``y < H'`` read the padded input only up to
+    row ``H' - 1 + KH - 1 = Hp - 1``, so the circular wrap-around never reaches them: no extra padding is needed.
     """
-    n, c, hp, wp = xp.shape
+    n, c, h, wd = x.shape
+    hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
     f = w.shape[0]
-    xs, ws = _spectra(xp, hp, wp, "x"), _spectra(w, hp, wp, "w")
+    xs, ws = _spectra(x, hp, wp, "x", *pad), _spectra(w, hp, wp, "w")
     y = np.matmul(xs, np.conj(ws.transpose(0, 2, 1), out=_scratch("wt", ws.shape[:1] + ws.shape[:0:-1], ws.dtype)),
                   out=_scratch("y", (xs.shape[0], n, f), xs.dtype))                              # (Q, N, F)
-    return _to_space(y, n, f, hp, wp, ho, wo).astype(xp.dtype, copy=False)
+    return _to_space(y, n, f, hp, wp, ho, wo).astype(x.dtype, copy=False)
 
 
 def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -182,7 +182,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     if _impl.use_fft(n, c, f, h + 2 * ph, wd + 2 * pw, kh, kw, ho, wo, stride):
-        out = _impl.forward_fft(_impl.pad_hw(x, ph, ph, pw, pw), w, ho, wo)
+        out = _impl.forward_fft(x, w, ho, wo, (ph, pw))
         out += b[:, None, None]
     elif tuple(stride) == (1, 1):
         # Pads as it flattens, so no padded copy; the result is a view of rows a little wider than W' (see there).
