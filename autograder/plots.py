@@ -75,6 +75,11 @@ def heatmaps(expected, got, title: str = "") -> str:
     fig = Figure(figsize=(3.2 * len(panels), 3.0))
     for k, (label, img, cmap) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
+        if img.size == 0:  # e.g. an output size off by one that came out empty: nothing to draw
+            ax.set_title(f"{label}\nshape {img.shape}", fontsize=9)
+            ax.text(0.5, 0.5, "empty array", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
         kw = {"vmin": -lim, "vmax": lim} if cmap == VALUE_CMAP else {"vmin": 0.0}
         im = ax.imshow(_finite(img), cmap=cmap, interpolation="nearest", aspect="auto" if img.shape[0] == 1 else
                        "equal", **kw)

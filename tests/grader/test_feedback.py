@@ -317,3 +317,15 @@ def test_cli_feedback_verb(tmp_path):
     assert (tmp_path / "feedback" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
     missing = CliRunner().invoke(main, ["feedback", "cnn", "--course", str(tmp_path)])
     assert missing.exit_code != 0 and "autograder grade cnn" in missing.output
+
+
+def test_an_empty_answer_gets_a_picture_without_warnings():
+    """Does an output that came out empty (size off by one) draw as 'empty array' rather than a singular plot?"""
+    import warnings
+
+    from autograder.plots import heatmaps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        uri = heatmaps(np.ones((1, 1, 3, 3)), np.ones((1, 1, 0, 3)), "conv2d_forward")
+    assert uri.startswith("data:image/png;base64,")
