@@ -11,10 +11,11 @@ Why blocks of images (measured on the project's 2-core AVX-512 machine, 1 thread
   (torch's own allocations between two calls make glibc hand the memory back). Filling the columns of
   :func:`_images_per_block` images into one reused scratch buffer and multiplying them at once keeps both in L2:
   forward f32 of that shape 0.92 -> 0.47 ms.
-* The columns of a block are one ``np.copyto`` from a 6-D strided view of the padded input (:func:`_windows`),
-  one call instead of ``KH*KW`` slice copies.
+* The columns of a block are one ``np.copyto`` from a strided view of the input (:func:`_windows` in the strided
+  backward), one call instead of ``KH*KW`` slice copies.
 * At stride 1, :func:`forward_rows` lays each image out flat with rows a little wider than ``W'``, so each column
-  row is one long contiguous run (forward f32 of that shape 0.47 -> 0.33 ms); strided layers use :func:`forward`.
+  row is one long contiguous run (forward f32 of that shape 0.47 -> 0.33 ms); strided layers split the input into
+  phases to the same end (:mod:`reference._conv_phase`).
 * The forward GEMM writes each block's ``(F, P)`` products straight into the NCHW output, with the bias as an extra
   column of weights against a row of ones. The backward reuses the same column layout: ``dw`` (and, through the same
   row of ones, ``db``) accumulates one small GEMM per image, ``dcols = w.T @ dout`` per block goes back to the
@@ -54,24 +55,6 @@ def _fill_columns(cols: np.ndarray, windows: np.ndarray, k: int) -> None:
     cols[:m, k] = 1
 
 
-def forward(xp: np.ndarray, w: np.ndarray, b: np.ndarray, stride, ho: int, wo: int) -> np.ndarray:
-    """Cross-correlation of padded ``xp`` (N, C, Hp, Wp) with ``w`` (F, C, KH, KW) plus ``b`` (F,) -> fresh
-    (N, F, H', W'), one block of images at a time (see the module docstring)."""
-    n = xp.shape[0]
-    f, c, kh, kw = w.shape
-    k, p = c * kh * kw, ho * wo
-    nb = _images_per_block(n, (k + 1) * p * xp.itemsize)
-    cols = _scratch("gemm_cols", (nb, k + 1, p), xp.dtype)
-    windows = _windows(xp, kh, kw, *stride, ho, wo)
-    wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)          # (F, K + 1): bias against the ones row
-    out = np.empty((n, f, p), dtype=xp.dtype)
-    for start in range(0, n, nb):
-        stop = min(n, start + nb)
-        _fill_columns(cols, windows[start:stop], k)
-        np.matmul(wb, cols[:stop - start], out=out[start:stop])
-    return out.reshape(n, f, ho, wo)
-
-
 def _row_pitch(w: int, pw: int, wo: int) -> int:
     """Flat distance ``S`` between two image rows in :func:`forward_rows`: the row plus ``PW`` zeros, which serve as
     the right padding of one row and the left padding of the next (wrapping around), and at least ``W'``."""
@@ -79,7 +62,7 @@ def _row_pitch(w: int, pw: int, wo: int) -> int:
 
 
 def forward_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad, ho: int, wo: int) -> np.ndarray:
-    """Stride-1 :func:`forward` of the UNPADDED ``x`` (N, C, H, W), padding ``pad`` = (PH, PW) -> (N, F, H', W'),
+    """Stride-1 cross-correlation plus bias of the UNPADDED ``x`` (N, C, H, W), padding ``pad`` = (PH, PW) -> (N, F, H', W'),
     a view with rows ``S`` = :func:`_row_pitch` apart (last axis contiguous, the rest not).
 
     Every image sits in a flat zeroed buffer with rows ``S`` apart, ``PW`` zeros between rows and ``PH`` zero rows
@@ -140,7 +123,7 @@ def _valid_range(tap: int, pad: int, step: int, size: int, out: int) -> tuple[in
 
 
 def backward(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients ``(dx, dw, db)`` of :func:`forward`, unpadded ``dx``: :func:`backward_rows` at stride 1, else
+    """Gradients ``(dx, dw, db)`` of the conv layer, unpadded ``dx``: :func:`backward_rows` at stride 1, else
     :func:`backward_strided` (arguments as there)."""
     if tuple(stride) == (1, 1):
         return backward_rows(dout, xp, w, pad)
@@ -211,7 +194,7 @@ def _overlap_views(nb: int, c: int, kh: int, kw: int, hp: int, wp: int, span: in
 
 
 def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients ``(dx, dw, db)`` of :func:`forward` for ``dout`` (N, F, H', W'), padded ``xp`` (N, C, Hp, Wp) and
+    """Strided gradients ``(dx, dw, db)`` of the conv layer for ``dout`` (N, F, H', W'), padded ``xp`` (N, C, Hp, Wp) and
     ``w`` (F, C, KH, KW); ``pad`` = (PH, PW) is what ``xp`` carries, and ``dx`` (N, C, H, W) comes back unpadded.
 
     Per block: ``dw|db += dout[n] @ [cols[n]; 1].T`` (one GEMM per image, summed), ``dcols = w.T @ dout`` (one

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference import _conv_gemm as _gemm
+from reference import _conv_phase as _phase
 from reference import _conv_impl as _impl
 from reference._checks import as_float_array, pair, positive_int, same_float_dtype
 
@@ -131,7 +132,8 @@ def correlate2d(image, kernel, stride=1, pad=0):
 
     ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
     w = kernel.astype(dtype, copy=False)[None, None]
-    out = _gemm.forward(xp, w, np.zeros(1, dtype), (sh, sw), ho, wo)
+    # Already padded (maybe unevenly), so the phase route runs with no padding of its own.
+    out = _phase.forward(xp, w, np.zeros(1, dtype), (sh, sw), (0, 0), ho, wo)
 
     return out[0, 0]
 
@@ -188,7 +190,8 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
         # Pads as it flattens, so no padded copy; the result is a view of rows a little wider than W' (see there).
         out = _gemm.forward_rows(x, w, b, (ph, pw), ho, wo)
     else:
-        out = _gemm.forward(_impl.pad_hw(x, ph, ph, pw, pw), w, b, stride, ho, wo)
+        # Strided: split into phases so each column row is again one contiguous run (see reference._conv_phase).
+        out = _phase.forward(x, w, b, stride, (ph, pw), ho, wo)
 
     return out
 

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from reference import _conv_gemm, _conv_impl  # noqa: E402
+from reference import _conv_gemm, _conv_impl, _conv_phase  # noqa: E402
 from reference.conv import conv2d_backward, conv2d_forward  # noqa: E402
 from reference.torch_check import assert_close, to_numpy, to_torch  # noqa: E402
 
@@ -144,3 +144,57 @@ def test_rows_layouts_sharing_a_buffer_size_stay_apart(dtype, monkeypatch):
     x2 = rng.standard_normal((2, 1, 6, 10)).astype(dtype) + 5
     for x, pad in ((x1, (1, 2)), (x2, (1, 0)), (x1, (1, 2))):
         _check(x, wt, b, 1, pad, rng)
+
+
+# Strided forward on polyphase planes (reference._conv_phase): padded sizes odd and even (phases of unequal size),
+# strides 2, 3, (1, 2), (2, 1), kernels 3x3 / 2x3 / 5x1 / 1x1 (fewer taps than the stride: unused phases), pads 0,
+# 1, (1, 2) and 3 (a pad wider than the stride: whole zero rows/columns inside a phase). (N, C, H, W, F, K, stride, pad)
+PHASE_CASES = [
+    (3, 2, 9, 11, 4, (3, 3), 2, 1),
+    (2, 3, 10, 8, 3, (3, 3), 2, 0),
+    (3, 1, 11, 7, 2, (2, 3), 3, (1, 2)),
+    (2, 2, 8, 9, 3, (5, 1), (1, 2), 3),
+    (2, 2, 7, 10, 3, (1, 1), (2, 1), 0),
+    (2, 1, 9, 9, 2, (3, 3), 3, 3),
+    (3, 2, 6, 7, 2, (2, 3), (2, 1), (1, 2)),
+    (2, 3, 12, 13, 4, (1, 1), 3, 1),
+]
+
+
+@pytest.mark.parametrize("blocks", ["one", "several"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n, c, h, w, f, kernel, stride, pad", PHASE_CASES)
+def test_phase_forward_matches_torch(n, c, h, w, f, kernel, stride, pad, dtype, blocks, monkeypatch):
+    """Does the polyphase strided forward give torch's output (and the backward its gradients) on odd shapes?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    if blocks == "several":
+        monkeypatch.setattr(_conv_phase, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+        monkeypatch.setattr(_conv_gemm, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=9)
+    _check(x, wt, b, stride, pad, rng)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("stride", [2, (1, 2), (2, 1)])
+def test_strided_forward_takes_the_phase_path(stride, dtype, monkeypatch):
+    """Is the strided GEMM forward really _conv_phase.forward (else the cases above test another path): called once,
+    and its result has rows S = ceil(Wp / SW) apart?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    calls = []
+    real = _conv_phase.forward
+    monkeypatch.setattr(_conv_phase, "forward", lambda *args: calls.append(args) or real(*args))
+    _, x, wt, b = _case(2, 2, 9, 11, 3, (3, 3), dtype, seed=10)
+    out = conv2d_forward(x, wt, b, stride=stride, pad=1)
+    sw = stride if isinstance(stride, int) else stride[1]
+    pitch = -(-(11 + 2) // sw)
+    assert len(calls) == 1 and out.strides[-2:] == (pitch * out.itemsize, out.itemsize)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_phase_layouts_in_turn_stay_right(dtype, monkeypatch):
+    """Phase buffers are cached with their zero padding written once: after another pad and stride ran on the same
+    input size, is the first layout still right?"""
+    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
+    rng, x, wt, b = _case(2, 2, 8, 8, 2, (3, 3), dtype, seed=11)
+    for stride, pad in ((2, 1), (2, 0), (3, 2), (2, 1)):
+        _check(x + 3, wt, b, stride, pad, rng)

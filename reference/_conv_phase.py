@@ -1,0 +1,118 @@
+"""Strided conv forward by polyphase decomposition: every im2col row one contiguous run, as at stride 1.
+
+Nothing here checks its input: :mod:`reference.conv` does, then calls :func:`forward`. Shape letters follow the
+glossary in :mod:`reference._checks`; ``Hp, Wp`` are the padded sizes.
+
+Why: the plain strided im2col (a 6-D strided view copied into the columns) has inner loops of ``W'`` values read
+``SW`` apart, tens of thousands of short strided runs; that fill, not the GEMM, was the cost of a strided layer
+(shape N32 C3 32x32 K3 p1 s2 float32: 1.45x torch). Split the padded input into its ``SH*SW`` phases
+``xp[:, :, a::SH, b::SW]``: kernel tap (i, j) reads phase ``(i % SH, j % SW)`` at offset ``(i // SH, j // SW)``, so
+output pixel (y, x) under that tap is ``phase[y + i//SH, x + j//SW]``, a stride-1 access. With each phase stored
+flat with rows ``S`` apart, output pixel ``q = y*S + x`` of a grid ``S`` wide reads flat ``q + (i//SH)*S + j//SW``
+of its phase, so every column row is ONE run of ``H' * S`` values (the ``S - W'`` extra columns per row are computed
+and dropped, as in :func:`reference._conv_gemm.forward_rows`).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from reference._conv_impl import _scratch
+
+__all__ = []  # private module: the public API is reference.conv
+
+# Bytes of column matrix per block: more than reference._conv_gemm uses, because strided layers are small and each block
+# costs ~10 us of calls (a copy per phase, the ones row, the GEMM). Measured on shape N32 C3 32x32 K3 p1 s2 float32
+# (1.1 MB of columns), interleaved with torch: 768 KiB (25 + 7 images) 167 us, one block 156 us.
+_BLOCK_BYTES = 2 * 1024 * 1024
+
+
+def _phase_grid(hp: int, wp: int, kh: int, kw: int, sh: int, sw: int):
+    """Layout of the phases of an (Hp, Wp) padded image: ``(PA, PB, HQ, S, tail)``.
+
+    Only phases some tap reads are kept: ``PA = min(SH, KH)`` row phases and ``PB = min(SW, KW)`` column phases
+    (a 1x1 kernel at stride 2 reads one phase of four). Each phase gets ``HQ = ceil(Hp / SH)`` rows ``S = ceil(Wp /
+    SW)`` apart, the size of the largest phase (phase 0), so all share one geometry; the smaller ones keep a zero
+    row/column. The extra output columns of the last row of the last phase read up to ``(KW - 1) // SW`` values past
+    its end: ``tail`` zeros keep those reads inside the buffer.
+    """
+    return min(sh, kh), min(sw, kw), -(-hp // sh), -(-wp // sw), (kw - 1) // sw
+
+
+def _fill_phases(flat: np.ndarray, x: np.ndarray, pad, stride, pa: int, pb: int, hq: int, s: int) -> None:
+    """Write the unpadded ``x`` (N, C, H, W) into the phases of ``flat`` (N, C, PA*PB*HQ*S + tail).
+
+    Input row ``u`` is padded row ``u + PH``, so it belongs to row phase ``(u + PH) % SH`` at phase row
+    ``(u + PH) // SH``; rows ``u0, u0 + SH, ...`` with ``u0 = (a - PH) % SH`` make up phase ``a``. Likewise for
+    columns. One strided copy per kept phase; the padding is never written, so it stays zero from the allocation.
+    """
+    (ph, pw), (sh, sw) = pad, stride
+    n, c, h, wd = x.shape
+    grid = flat[:, :, :pa * pb * hq * s].reshape(n, c, pa, pb, hq, s)
+    for a in range(pa):
+        u0 = (a - ph) % sh
+        t0 = (u0 + ph) // sh
+        rows = len(range(u0, h, sh))
+        for b in range(pb):
+            v0 = (b - pw) % sw
+            r0 = (v0 + pw) // sw
+            cols = len(range(v0, wd, sw))
+            if rows and cols:
+                grid[:, :, a, b, t0:t0 + rows, r0:r0 + cols] = x[:, :, u0::sh, v0::sw]
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(c: int, kh: int, kw: int, sh: int, sw: int, pa: int, pb: int, plane: int):
+    """Per kept phase ``(offset, KI, KJ, lo, hi)``: where its plane starts in an image's channel (elements), its
+    taps along H and W, its rows ``[lo, hi)`` of the columns; and ``perm`` (K,), the weight columns in that order.
+
+    Cached per geometry: rebuilding these lists and the weights by slicing cost ~15 us a call, a tenth of the layer.
+    Column order: phase by phase, within one ``(c, i//SH, j//SW)``, matching the window views of :func:`forward`.
+    """
+    taps = np.arange(c * kh * kw).reshape(c, kh, kw)
+    phases, parts, lo = [], [], 0
+    for a in range(pa):
+        for b in range(pb):
+            part = taps[:, a::sh, b::sw]
+            phases.append(((a * pb + b) * plane, part.shape[1], part.shape[2], lo, lo + part.size))
+            parts.append(part.ravel())
+            lo += part.size
+    return tuple(phases), np.concatenate(parts)
+
+
+def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, pad, ho: int, wo: int) -> np.ndarray:
+    """Cross-correlation of the UNPADDED ``x`` (N, C, H, W) with ``w`` (F, C, KH, KW) plus ``b`` (F,) at ``stride``
+    (SH, SW), zero padding ``pad`` (PH, PW) -> (N, F, H', W'), a view with rows ``S`` apart (last axis contiguous).
+
+    The columns of a block of images are one ``np.copyto`` per kept phase from a view (M, C, KI, KJ, H'*S) whose
+    last axis is contiguous (``KI``, ``KJ``: the taps of that phase), then one batched GEMM with the bias folded in.
+    The phase buffer is cached under a tag carrying its layout, so its padding zeros are written once.
+    """
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    (sh, sw), (ph, pw) = stride, pad
+    pa, pb, hq, s, tail = _phase_grid(h + 2 * ph, wd + 2 * pw, kh, kw, sh, sw)
+    plane, k, span = hq * s, c * kh * kw, ho * s
+    flat = _scratch(f"phase_flat_{h}_{wd}_{ph}_{pw}_{sh}_{sw}_{pa}_{pb}", (n, c, pa * pb * plane + tail), x.dtype,
+                    zeroed=True)
+    _fill_phases(flat, x, pad, stride, pa, pb, hq, s)
+    phases, perm = _plan(c, kh, kw, sh, sw, pa, pb, plane)
+    s0, s1, e = flat.strides
+    # np.ndarray over the buffer rather than as_strided: a seventh of the call cost (2.7 -> 0.4 us each).
+    views = [(np.ndarray((n, c, ki, kj, span), x.dtype, flat, off * e, (s0, s1, s * e, e, e)), lo, hi)
+             for off, ki, kj, lo, hi in phases]
+    nb = max(1, min(n, _BLOCK_BYTES // ((k + 1) * span * x.itemsize)))
+    cols = _scratch("phase_cols", (nb, k + 1, span), x.dtype)
+    wb = np.empty((f, k + 1), dtype=x.dtype)                              # bias last, against the row of ones
+    wb[:, :k] = w.reshape(f, k)[:, perm]
+    wb[:, k] = b
+    out = np.empty((n, f, span), dtype=x.dtype)
+    for start in range(0, n, nb):
+        stop = min(n, start + nb)
+        m = stop - start
+        for view, lo, hi in views:
+            np.copyto(cols[:m, lo:hi].reshape(m, *view.shape[1:]), view[start:stop])
+        cols[:m, k] = 1
+        np.matmul(wb, cols[:m], out=out[start:stop])
+    return out.reshape(n, f, ho, s)[..., :wo]
