@@ -17,17 +17,10 @@ NAME = "backprop"
 TITLE = "Backpropagation: the gradient of every layer"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "teaching", "build", "main"]
-
-
-def build():
-    """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    return nb.build_notebook(NAME, TITLE, teaching, solutions)
-
-
-def main() -> int:
-    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
+__all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    raise SystemExit(nb.script_main(sys.modules[__name__]))

@@ -19,7 +19,7 @@ NAME = "cnn"
 TITLE = "A CNN that reads handwritten digits"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "DATA_FILE", "teaching", "build", "write_training_digits", "main"]
+__all__ = ["NAME", "TITLE", "PATH", "DATA_FILE", "teaching", "solutions", "write_training_digits"]
 
 
 def write_training_digits(dest) -> Path:
@@ -38,14 +38,7 @@ def write_training_digits(dest) -> Path:
     return path
 
 
-def build():
-    """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    return nb.build_notebook(NAME, TITLE, teaching, solutions)
-
-
-def main() -> int:
-    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    raise SystemExit(nb.script_main(sys.modules[__name__]))

@@ -18,7 +18,7 @@ NAME = "convolution"
 TITLE = "Convolution: images, kernels, padding, stride"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "teaching", "build", "main"]
+__all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]
 
 
 def _kernels_source() -> str:
@@ -377,14 +377,7 @@ def teaching() -> list:
     ]
 
 
-def build():
-    """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    return nb.build_notebook(NAME, TITLE, teaching, solutions)
-
-
-def main() -> int:
-    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    raise SystemExit(nb.script_main(sys.modules[__name__]))

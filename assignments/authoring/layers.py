@@ -16,7 +16,7 @@ NAME = "layers"
 TITLE = "Layers: ReLU, pooling, flatten, dense, softmax"
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
-__all__ = ["NAME", "TITLE", "PATH", "teaching", "build", "main"]
+__all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]
 
 
 def teaching() -> list:
@@ -194,14 +194,7 @@ def teaching() -> list:
     ]
 
 
-def build():
-    """The notebook, as an nbformat node (needs the graded suites for the points)."""
-    return nb.build_notebook(NAME, TITLE, teaching, solutions)
-
-
-def main() -> int:
-    return nb.script_main(NAME, TITLE, teaching, solutions, PATH)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    raise SystemExit(nb.script_main(sys.modules[__name__]))

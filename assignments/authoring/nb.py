@@ -186,17 +186,17 @@ def assemble(items: list, solutions: dict, points: dict) -> list:
     return cells
 
 
-def build_notebook(name: str, title: str, teaching, solutions) -> nbformat.NotebookNode:
-    """The notebook of assignment ``name`` from its script's ``teaching()`` and ``solutions()`` (the check cells'
-    points come from the graded suites)."""
+def build_notebook(script) -> nbformat.NotebookNode:
+    """The notebook a script describes (its ``NAME``, ``TITLE``, ``teaching()`` and ``solutions()``); the check
+    cells' points come from the graded suites."""
     from autograder.suites import points_by_function
 
-    return notebook(assemble(teaching(), solutions(), points_by_function(name)), title)
+    return notebook(assemble(script.teaching(), script.solutions(), points_by_function(script.NAME)), script.TITLE)
 
 
-def script_main(name: str, title: str, teaching, solutions, path: Path) -> int:
-    """What ``python -m assignments.authoring.<name>`` does: write the notebook and say where."""
-    print(f"wrote {write_notebook(build_notebook(name, title, teaching, solutions), path)}")
+def script_main(script) -> int:
+    """What ``python -m assignments.authoring.<name>`` does: write the notebook to the script's ``PATH``."""
+    print(f"wrote {write_notebook(build_notebook(script), script.PATH)}")
     return 0
 
 

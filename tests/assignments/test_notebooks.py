@@ -25,7 +25,7 @@ def test_committed_notebook_is_what_its_script_writes(name):
     """Is the committed notebook current (script, reference examples, suites' points all unchanged since)?"""
     script = importlib.import_module(f"assignments.authoring.{name}")
     committed = nbformat.read(source_notebook(name), as_version=4)
-    assert _cells(committed) == _cells(script.build()), (
+    assert _cells(committed) == _cells(nb.build_notebook(script)), (
         f"{source_notebook(name)} is stale: run `python -m assignments.authoring.{name}`")
 
 
