@@ -14,3 +14,13 @@ def iter_arrays(value):
     elif isinstance(value, dict):
         for v in value.values():
             yield from iter_arrays(v)
+
+
+def assert_rejects(fn, args, error, words) -> None:
+    """``fn(*args)`` raises ``error`` whose message holds every one of ``words`` (the argument, its shape, ...)."""
+    import pytest
+
+    with pytest.raises(error) as info:
+        fn(*args)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
