@@ -79,14 +79,15 @@ def available_assignments() -> list[str]:
     return [name for name in ASSIGNMENTS if _notebook(name).is_file()]
 
 
-def nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None) -> dict:
+def nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None,
+                    db_url: str | None = None) -> dict:
     """The nbgrader settings of a course directory, as ``{"Section.option": value}``; ``exchange`` is the exchange
     folder of ``nbgrader release_assignment`` / ``collect`` (nbgrader's default, /srv/nbgrader/exchange, when None)."""
     course = Path(course).resolve()
     config = {
         "CourseDirectory.root": str(course),
         "CourseDirectory.course_id": course_id,
-        "CourseDirectory.db_url": f"sqlite:///{course / 'gradebook.db'}",
+        "CourseDirectory.db_url": db_url or f"sqlite:///{course / 'gradebook.db'}",
         "Execute.kernel_name": KERNEL_NAME,
     }
     if exchange is not None:
@@ -94,11 +95,12 @@ def nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | N
     return config
 
 
-def write_nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None) -> Path:
+def write_nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None,
+                          db_url: str | None = None) -> Path:
     """``DIR/nbgrader_config.py``, where nbgrader commands run in ``DIR`` look for their settings."""
     lines = ["# Written by `autograder build`; nbgrader reads this file from the course directory.",
              "c = get_config()  # noqa: F821"]
-    lines += [f"c.{key} = {value!r}" for key, value in nbgrader_config(course, course_id, exchange).items()]
+    lines += [f"c.{key} = {value!r}" for key, value in nbgrader_config(course, course_id, exchange, db_url).items()]
     path = Path(course) / "nbgrader_config.py"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -133,12 +135,12 @@ def stage_assignment(name: str, dest: Path) -> Path:
     return dest
 
 
-def _generate(names: list[str], course: Path, course_id: str) -> None:
+def _generate(names: list[str], course: Path, course_id: str, db_url: str | None) -> None:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
     config = Config()
-    for key, value in nbgrader_config(course, course_id).items():
+    for key, value in nbgrader_config(course, course_id, db_url=db_url).items():
         section, option = key.split(".")
         setattr(config[section], option, value)
     with _venv_on_path():
@@ -150,10 +152,11 @@ def _generate(names: list[str], course: Path, course_id: str) -> None:
 
 
 def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = COURSE_ID,
-                 exchange: Path | None = None) -> dict[str, Path]:
+                 exchange: Path | None = None, db_url: str | None = None) -> dict[str, Path]:
     """Build ``DIR/source/<name>/`` and ``DIR/release/<name>/`` for ``assignments`` (default: every one with a
     source notebook). Returns ``{name: release folder}``; BuildError names a missing or failing assignment.
-    ``exchange``: the nbgrader exchange folder to configure (created, world-writable as nbgrader needs)."""
+    ``exchange``: the nbgrader exchange folder to configure (created, world-writable as nbgrader needs);
+    ``db_url``: the gradebook's SQLAlchemy URL (default: sqlite ``DIR/gradebook.db``), as ``grade --db`` takes it."""
     names = list(assignments) if assignments else available_assignments()
     for name in names:
         if name not in ASSIGNMENTS:
@@ -167,11 +170,11 @@ def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = CO
     if exchange is not None:
         Path(exchange).mkdir(parents=True, exist_ok=True)
         Path(exchange).chmod(0o777)  # nbgrader's exchange: every student writes into its inbound folder
-    write_nbgrader_config(course, course_id, exchange)
+    write_nbgrader_config(course, course_id, exchange, db_url)
     for name in names:
         stage_assignment(name, course / "source" / name)
         release = course / "release" / name
         if release.exists():  # nbgrader leaves files of an earlier build that the source no longer has
             shutil.rmtree(release)
-    _generate(names, course, course_id)
+    _generate(names, course, course_id, db_url)
     return {name: course / "release" / name for name in names}

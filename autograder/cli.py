@@ -22,12 +22,13 @@ def main():
               show_default=True, help="course directory (nbgrader's layout)")
 @click.option("--exchange", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="nbgrader exchange folder for release_assignment/collect (default: nbgrader's /srv/nbgrader/exchange)")
-def build(assignments, course, exchange):
+@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+def build(assignments, course, exchange, db_url):
     """Release ASSIGNMENTS (default: every assignment with a source notebook) into COURSE/release/."""
     from autograder.build import BuildError, build_course
 
     try:
-        releases = build_course(course, assignments or None, exchange=exchange)
+        releases = build_course(course, assignments or None, exchange=exchange, db_url=db_url)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     for name, folder in releases.items():

@@ -1,0 +1,50 @@
+"""Does --db put the gradebook wherever a SQLAlchemy URL says, for build, grade and nbgrader's own export?"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.suites import points_by_function
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run([str(BIN / "autograder"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_build_grade_and_export_use_the_gradebook_at_the_url(tmp_path):
+    """With --db sqlite:///elsewhere/grades.db: is the course's default gradebook left uncreated, do the trusted
+    scores land at the URL, and does `nbgrader export` (configured by build) read them from there?"""
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'grades.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    course = tmp_path / "course"
+    _cli("build", "layers", "--course", str(course), "--db", url, cwd=tmp_path)
+    solved = tmp_path / "in" / "ada_layers.ipynb"
+    solved.parent.mkdir()
+    shutil.copy(ROOT / "assignments" / "source" / "layers" / "layers.ipynb", solved)
+    shutil.copy(course / "release" / "layers" / "layers.ipynb", tmp_path / "in" / "bo_layers.ipynb")
+    _cli("grade", "layers", str(tmp_path / "in"), "--course", str(course), "--db", url, cwd=tmp_path)
+    assert not (course / "gradebook.db").exists()
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url, course_id="convkit") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions("layers")}
+    assert scores == {"ada": sum(points_by_function("layers").values()), "bo": 0.0}
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run([str(BIN / "nbgrader"), "export"], cwd=course, env=env, check=True, capture_output=True,
+                   timeout=120)
+    total = float(sum(points_by_function("layers").values()))
+    assert f"layers,,,ada,,,,{total}" in (course / "grades.csv").read_text()
