@@ -81,7 +81,10 @@ def forward_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad, ho: int, wo: 
     ph, pw = pad
     s = _row_pitch(wd, pw, wo)
     k, span = c * kh * kw, ho * s
-    flat = _scratch(f"rows_flat_{h}_{wd}_{ph}_{pw}", (n, c, (h + 2 * ph) * s + kw - 1), x.dtype, zeroed=True)
+    # Long enough for every read ((Hp - 1)*S + Wp <= Hp*S + KW - 1 as S >= W') and for the image's own rows, which
+    # end at PW + (PH + H)*S: past the reads when PH = 0 and PW >= KW (a 1x1 kernel with side padding).
+    size = max((h + 2 * ph) * s + kw - 1, pw + (ph + h) * s)
+    flat = _scratch(f"rows_flat_{h}_{wd}_{ph}_{pw}", (n, c, size), x.dtype, zeroed=True)
     flat[:, :, pw + ph * s:pw + (ph + h) * s].reshape(n, c, h, s)[..., :wd] = x
     s0, s1, e = flat.strides
     windows = as_strided(flat, (n, c, kh, kw, span), (s0, s1, s * e, e, e), writeable=False)
