@@ -1,6 +1,8 @@
 """The instructor's command line, ``autograder <verb>``: each verb is a thin wrapper over a library function.
 
-Verbs: ``build`` (the course directory and the student releases, :func:`autograder.build.build_course`).
+Verbs: ``build`` (:func:`autograder.build.build_course`), ``grade`` (:func:`autograder.grade.grade_batch`),
+``feedback`` (:func:`autograder.feedback.write_feedback`), ``report`` (:func:`autograder.report.write_report`) and
+``export gradescope`` (:func:`autograder.export.export_gradescope`).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ __all__ = ["main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
-    """convkit's grader: build releases, grade submissions, hand back feedback."""
+    """convkit's grader: build releases, grade submissions, hand back feedback, report on the class."""
 
 
 @main.command()
