@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import time
 from pathlib import Path
 
 import nbformat
 
+from autograder import integrity
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
 from autograder.student import convkit_check as cc
@@ -88,7 +90,14 @@ def _sandbox_call(sandbox: Sandbox):
     return call
 
 
+def _defines(nb, functions: set[str]) -> bool:
+    """Does a code cell define one of ``functions`` (``def name(`` at the start of a line)?"""
+    pattern = re.compile(r"^def\s+(" + "|".join(map(re.escape, sorted(functions))) + r")\s*\(", re.MULTILINE)
+    return any(c.get("cell_type") == "code" and pattern.search(c.get("source", "")) for c in nb.cells)
+
+
 def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str | None:
+    # Called after integrity.structure_problem: every cell's nbgrader metadata is a mapping, every grade_id a str.
     ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
     ours = {cell_name(f) for f in functions}
     if ids & ours:
@@ -96,6 +105,8 @@ def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str 
     for other, names in (others() if callable(others) else others).items():
         if ids & {cell_name(f) for f in names}:
             return WRONG_ASSIGNMENT.format(other=other, assignment=assignment)
+    if _defines(nb, functions):  # its check cells were deleted, but the functions are there: grade them
+        return None
     return NOT_A_SUBMISSION.format(assignment=assignment)
 
 
@@ -119,7 +130,10 @@ def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
     }
 
 
-def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started) -> dict:
+def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started,
+            seconds=None, flags=()) -> dict:
+    # ``execution_time`` is the time up to the end of the public cases: how long the hidden cases took is the
+    # student's code's doing after it saw hidden inputs, so it is not shown either.
     by_cell: dict[str, float] = {}
     for case in cases:
         by_cell.setdefault(cell_name(case.function), 0.0)
@@ -130,7 +144,7 @@ def _result(assignment, submission, sha, cases, tests, *, output, load, layers, 
     return {
         "score": round(sum(t["score"] for t in tests), 6),
         "max_score": float(sum(c.points for c in cases)),
-        "execution_time": round(time.perf_counter() - started, 3),
+        "execution_time": round(seconds if seconds is not None else time.perf_counter() - started, 3),
         "output": output,
         "visibility": "visible",
         "tests": tests,
@@ -139,6 +153,7 @@ def _result(assignment, submission, sha, cases, tests, *, output, load, layers, 
             "submission_sha256": sha, "grader": grader_fingerprint(), "timestamp": submission.timestamp,
             "load": load, "cell_scores": by_cell, "sandbox_layers": layers, "sandbox_missing": missing_layers,
             "timed_out": any(t["extra_data"]["kind"] == "timeout" for t in tests),
+            "flags": list(flags),
         },
     }
 
@@ -169,7 +184,6 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
             raise ValueError(f"{submission.path.stat().st_size >> 20} MiB is over the {MAX_NOTEBOOK_BYTES >> 20} MiB cap")
         raw = submission.path.read_bytes()
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        source = cc.notebook_source(submission.path)
     except Exception as exc:  # any parse failure of an untrusted file is the submission's problem
         reason = f"{type(exc).__name__}: {str(exc)[:300]}"
         message = LOAD_FAILED.format(reason=reason)
@@ -177,10 +191,12 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                        output=message, load={"ok": False, "error": reason}, layers=[], missing_layers={},
                        started=started)
     sha = _sha(raw)
-    wrong = _notebook_identity(nb, assignment, functions, others or {})
+    wrong = (integrity.structure_problem(nb) or integrity.solution_markers(nb)
+             or _notebook_identity(nb, assignment, functions, others or {}))
     if wrong:
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
                        load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)
+    source = cc.notebook_source(nb)
     try:
         with Sandbox(source, limits=limits, trusted_preamble=_worker_preamble()) as sandbox:
             load = dict(sandbox.load_report)
@@ -189,7 +205,16 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                     load["cell_errors"] = sandbox.call("__convkit_cell_errors")
                 except SandboxError as exc:
                     load["cell_errors"] = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
-            results = cc.credit_input_checks(cases, run_suite(cases, _sandbox_call(sandbox)))
+            # Every public case runs before any hidden one (invariant 7): what the student's code returns, raises
+            # or prints on a public case (shown in full) cannot carry anything it saw in a hidden input, and of the
+            # hidden cases only what the grader computed is ever shown (_test_entry).
+            public = [c for c in cases if c.visibility == "visible"]
+            hidden = [c for c in cases if c.visibility != "visible"]
+            call = _sandbox_call(sandbox)
+            by_case = dict(zip(map(id, public), run_suite(public, call), strict=True))
+            public_seconds = time.perf_counter() - started
+            by_case.update(zip(map(id, hidden), run_suite(hidden, call), strict=True))
+            results = cc.credit(cases, [by_case[id(c)] for c in cases])
             layers, missing = list(sandbox.layers), dict(sandbox.missing)
     except SandboxError as exc:
         message = CRASH_MESSAGE.format(reason=exc)
@@ -199,7 +224,8 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
     lines = [f"{sum(t['score'] for t in tests):g} / {sum(c.points for c in cases):g} points"]
     lines += [f"cell {e['cell']} raised {e['type']}: {e['message']}" for e in load.get("cell_errors", [])]
     return _result(assignment, submission, sha, cases, tests, output="\n".join(lines), load=load, layers=layers,
-                   missing_layers=missing, started=started)
+                   missing_layers=missing, started=started, seconds=public_seconds,
+                   flags=integrity.source_copies(nb, assignment))
 
 
 def _sha(raw: bytes) -> str:

@@ -249,12 +249,18 @@ def solution_region_lines(nb_or_path) -> list[str]:
     return lines
 
 
+def without_delimiters(source: str) -> str:
+    """``source`` without its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines: the code a student writes."""
+    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
+
+
 def fill_solutions(released, source) -> nbformat.NotebookNode:
-    """A copy of the released notebook with each solution cell's code taken back from the source notebook."""
+    """A copy of the released notebook with each solution cell's code taken back from the source notebook, as a
+    student would write it: without nbgrader's delimiters (the grader refuses a notebook that carries them)."""
     released = nbformat.from_dict(_read(released))
     solutions = solution_sources(source)
     for cell in released.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = solutions[grade_id]
+            cell.source = without_delimiters(solutions[grade_id])
     return released

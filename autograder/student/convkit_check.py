@@ -28,14 +28,14 @@ __all__ = [
     "Case", "CaseResult", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
     "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "encode_value", "decode_value", "save_cases", "load_cases", "load_public_cases", "public_cases_for",
-    "format_student_traceback", "describe_inputs", "compare", "credit_input_checks",
+    "format_student_traceback", "describe_inputs", "compare", "credit",
     "STUB_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
 ]
 
 # ---- tolerances (the suites copy them into each case; a case may tighten or loosen them) ----
 RTOL_FLOAT64, ATOL_FLOAT64 = 1e-7, 1e-9
 RTOL_FLOAT32, ATOL_FLOAT32 = 1e-4, 1e-5
-STATUSES = ("passed", "failed", "error", "stub", "timeout", "missing")
+STATUSES = ("passed", "failed", "error", "stub", "timeout", "missing", "unconfirmed")
 PUBLIC_JSON, PUBLIC_NPZ = "public_cases.json", "public_cases.npz"
 FORMAT_VERSION = 1
 DEMO_TAG = "convkit-demo"
@@ -66,6 +66,10 @@ WRONG_EXCEPTION_MESSAGE = "expected {function} to raise {expected} for this bad 
 DIAGNOSIS_MESSAGE = "likely mistake ({name}): {explanation}"
 PROVIDED_CHECK_MESSAGE = ("the input checks of {function} are given in its cell; they earn points once {function} "
                           "itself is implemented")
+UNCONFIRMED_MESSAGE = ("this public case earns its points once {function} also passes a hidden case: the public "
+                       "cases check your function, they are not the whole grade")
+UNCONFIRMED_CHECK_MESSAGE = ("rejecting bad input earns points once {function} also computes a right answer on an "
+                             "ordinary case")
 SUMMARY_MESSAGE = "{passed} of {total} public cases passed — hidden cases are graded too"
 NO_CASES_MESSAGE = "no public cases for {function} in {path}"
 SCORE_MESSAGE = "{what}: {detail}"
@@ -259,10 +263,14 @@ def _strip_magics(source: str) -> str:
 
 
 def notebook_cells(path) -> list[tuple[int, str]]:
-    """``(cell number, source)`` of the code cells a submission defines, magics commented out."""
-    import nbformat  # here, not at the top: the grader's sandbox worker loads this module and never reads notebooks
+    """``(cell number, source)`` of the code cells a submission defines, magics commented out. ``path`` may also
+    be a notebook already parsed by nbformat (the grader reads a submission once, with a cap)."""
+    if isinstance(path, dict):
+        nb = path
+    else:
+        import nbformat  # here, not at the top: the sandbox worker loads this module and never reads notebooks
 
-    nb = nbformat.read(str(path), as_version=4)
+        nb = nbformat.read(str(path), as_version=4)
     cells = []
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code" or _is_test_cell(cell):
@@ -295,8 +303,8 @@ except (Exception, SystemExit) as _convkit_exc:
 
 
 def notebook_source(path) -> str:
-    """One Python source that runs the submission's code cells in order; an error in one cell is recorded in
-    ``__convkit_cell_errors__`` and the next cells still run."""
+    """One Python source that runs the submission's code cells in order (``path``: a file or a parsed notebook);
+    an error in one cell is recorded in ``__convkit_cell_errors__`` and the next cells still run."""
     cells = notebook_cells(path)
     uses_mpl = any("matplotlib" in src for _, src in cells)
     parts = [_PRELUDE if uses_mpl else f"{CELL_ERRORS} = []\n"]
@@ -565,18 +573,33 @@ def run_case(case: Case, call) -> CaseResult:
     return result("failed", 0, lines, ", ".join(names) or None)
 
 
-def credit_input_checks(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:
-    """The scoring rule for "raises" cases: a stub keeps the input checks its cell provides, so a function whose
-    every other case is a stub earns nothing for rejecting bad input (no free points for provided code)."""
-    stub_only = {c.function for c in cases}
-    for c, r in zip(cases, results):
-        if c.kind != "raises" and r.status != "stub":
+def credit(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:
+    """The rule by which public and bad-input cases earn their points: only for a function that works.
+
+    A function "works" when it earns points on at least one of its hidden ordinary cases (any ordinary case where it
+    has no hidden one, as in the self-check, which sees public cases only). Until then its public cases and its
+    bad-input ("raises") cases earn nothing: returning the shipped expected values, or raising ValueError on every
+    input, is not an implementation. A stub's bad-input cases say that the provided checks earn nothing by
+    themselves (:data:`PROVIDED_CHECK_MESSAGE`)."""
+    hidden_fns = {c.function for c in cases if c.kind != "raises" and c.visibility != "visible"}
+    works, stub_only = set(), {c.function for c in cases}
+    for c, r in zip(cases, results, strict=True):
+        if c.kind == "raises":
+            continue
+        if r.status != "stub":
             stub_only.discard(c.function)
+        if r.points > 0 and (c.visibility != "visible" or c.function not in hidden_fns):
+            works.add(c.function)
     out = []
-    for c, r in zip(cases, results):
-        if c.kind == "raises" and c.function in stub_only and r.points:
-            r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "stub",
-                           r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function), None)
+    for c, r in zip(cases, results, strict=True):
+        if r.points and c.function not in works and (c.kind == "raises" or c.visibility == "visible"):
+            if c.function in stub_only:
+                r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "stub",
+                               r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function), None)
+            else:
+                template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
+                r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "unconfirmed",
+                               r.message + "\n" + template.format(function=r.function), None)
         out.append(r)
     return out
 
@@ -596,7 +619,7 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
             return call_in_namespace({name: func}, name, args, kwargs)
         return call_in_namespace(others, name, args, kwargs)
 
-    results = credit_input_checks(cases, [run_case(case, call) for case in cases])
+    results = credit(cases, [run_case(case, call) for case in cases])
     passed = sum(r.passed for r in results)
     if verbose:
         for r in results:

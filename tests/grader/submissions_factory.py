@@ -30,7 +30,7 @@ from typing import Callable
 
 import nbformat
 
-from assignments.authoring.nb import BEGIN, END, fill_solutions
+from assignments.authoring.nb import BEGIN, END, fill_solutions, without_delimiters
 from autograder.build import SOURCE_ROOT, build_course
 from autograder.results import read_result, result_path
 from autograder.sandbox import Limits
@@ -38,7 +38,7 @@ from autograder.suites import cases_for, points_by_function
 
 __all__ = ["ASSIGNMENT", "BATCH_LIMITS", "HOSTILE", "MISTAKES", "HONEST", "Hostile", "MistakeSubmission",
            "HonestSubmission", "Context", "BatchRun", "pristine_course", "fresh_course", "honest_notebook",
-           "with_stubs", "replace_body", "check_points", "expected_score", "write_submission", "layers_batch",
+           "with_stubs", "replace_body", "expected_score", "write_submission", "layers_batch",
            "procs_with", "gradebook_scores", "course_listing"]
 
 ASSIGNMENT = "layers"
@@ -85,13 +85,16 @@ def with_stubs(nb, course: Path, functions, assignment: str = ASSIGNMENT):
     return nb
 
 
-def replace_body(nb, function: str, body: str):
-    """``nb`` with the solution region of ``function`` replaced by ``body`` (the input checks above it stay)."""
-    cell = _cell(nb, f"{function}_solution")
-    head, rest = cell.source.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+def replace_body(nb, function: str, body: str, assignment: str = ASSIGNMENT):
+    """``nb`` with the solution region of ``function`` replaced by ``body`` (the input checks above it stay; the
+    region is found in the source notebook's cell, and the result carries no delimiters, as a student's does)."""
+    source = _cell(_read(SOURCE_ROOT / assignment / f"{assignment}.ipynb"), f"{function}_solution").source
+    head, rest = source.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1].split("\n", 1)[1] if "\n" in rest.split(END, 1)[1] else ""
     indent = head.splitlines()[-1]  # the whitespace before "### BEGIN SOLUTION"
-    cell.source = f"{head}{BEGIN}\n{textwrap.indent(textwrap.dedent(body).strip(), indent)}\n{indent}{END}{tail}"
+    head = head[: len(head) - len(indent)]
+    _cell(nb, f"{function}_solution").source = (
+        f"{head}{textwrap.indent(textwrap.dedent(body).strip(), indent)}\n{without_delimiters(tail)}".rstrip("\n"))
     return nb
 
 
@@ -126,21 +129,12 @@ def write_submission(course: Path, student: str, content, assignment: str = ASSI
 
 
 # ----------------------------------------------------------------------------------------------- expected scores
-def check_points(function: str, assignment: str = ASSIGNMENT) -> float:
-    """What a function whose body is wrong but whose input checks stand earns: its bad-input cases."""
-    return sum(c.points for c in cases_for(assignment) if c.function == function and c.kind == "raises")
-
-
 def expected_score(broken: dict[str, str], assignment: str = ASSIGNMENT) -> float:
-    """Total points minus what the ``broken`` functions lose. ``"body"``: the solution is wrong or hostile, the
-    input checks above it stand and earn the bad-input cases. ``"stub"``: the released stub, whose provided checks
-    earn nothing (convkit_check.credit_input_checks). ``"all"``: the function is missing. Points are whole or half
-    numbers, so these sums are exact."""
-    total = 0.0
-    for function, points in points_by_function(assignment).items():
-        how = broken.get(function)
-        total += points if how is None else check_points(function, assignment) if how == "body" else 0.0
-    return total
+    """Total points minus what the ``broken`` functions lose: all of their points. ``"body"``: the solution is wrong
+    or hostile (its input checks stand, but reject bad input for a function that computes nothing right, which
+    earns nothing: convkit_check.credit). ``"stub"``: the released stub. ``"all"``: the function is missing. Points
+    are whole or half numbers, so these sums are exact."""
+    return sum(points for function, points in points_by_function(assignment).items() if function not in broken)
 
 
 # ----------------------------------------------------------------------------------------------- the attacks

@@ -112,6 +112,9 @@ def test_each_mistake_is_diagnosed_and_loses_exactly_the_cases_its_code_gets_wro
         namespace = load_notebook(course / "submitted" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
         cases = [c for c in cases_for(ASSIGNMENT) if c.function == fn]
         wrong = {c.case_id for c in cases if _wrong(c, namespace[fn])}
+        # convkit_check.credit: with every hidden ordinary case wrong, the public and bad-input cases earn nothing.
+        if all(c.case_id in wrong for c in cases if c.kind != "raises" and c.visibility != "visible"):
+            wrong |= {c.case_id for c in cases if c.kind == "raises" or c.visibility == "visible"}
         tests = {t["extra_data"]["case"]: t for t in result["tests"] if t["extra_data"]["function"] == fn}
         lost = {cid for cid, t in tests.items() if t["score"] < t["max_score"]}
         assert lost == wrong and lost, (s, profile.describe(), lost, wrong)

@@ -69,10 +69,7 @@ def test_a_hostile_submission_scores_exactly_its_honest_part(run, hostile):
         return
     for t in result["tests"]:
         function = t["extra_data"]["function"]
-        broken_checks_stand = hostile.broken.get(function) == "body" and \
-            _case(function, t["extra_data"]["case"]).kind == "raises"
-        should_pass = function not in hostile.broken or broken_checks_stand
-        assert (t["status"] == "passed") == should_pass, t
+        assert (t["status"] == "passed") == (function not in hostile.broken), t
 
 
 def test_the_other_students_results_are_untouched(run):
