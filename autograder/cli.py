@@ -45,14 +45,16 @@ def build(assignments, course, exchange, db_url):
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel graders (default: core count)")
 @click.option("--force", is_flag=True, help="regrade submissions whose results are current")
 @click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
-def grade(assignment, paths, course, workers, force, db_url):
+@click.option("--wait", is_flag=True, help="if another grader holds the course, wait for it instead of stopping")
+def grade(assignment, paths, course, workers, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
-    from autograder.grade import grade_batch
+    from autograder.grade import CourseLocked, grade_batch
     from autograder.submissions import SubmissionError
 
     try:
-        summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url)
-    except (SubmissionError, ValueError) as exc:
+        summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url,
+                              wait=wait)
+    except (SubmissionError, ValueError, CourseLocked) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         raise click.ClickException("interrupted: every result finished so far is kept; run again to grade the rest")

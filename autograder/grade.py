@@ -6,9 +6,13 @@ every finished result. A re-run skips submissions whose content and grader are u
 """
 from __future__ import annotations
 
+import contextlib
+import datetime
+import fcntl
 import functools
 import multiprocessing
 import os
+import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +23,45 @@ from autograder.gradebook import default_db_url, record
 from autograder.results import is_current, result_path, write_result
 from autograder.submissions import Submission, discover
 
-__all__ = ["BatchSummary", "grade_batch", "SUMMARY_LINE"]
+__all__ = ["BatchSummary", "grade_batch", "SUMMARY_LINE", "CourseLocked", "LOCKED_MESSAGE", "course_lock"]
 
 SUMMARY_LINE = ("{assignment}: {graded} graded, {unchanged} unchanged, {load_failed} failed to load, "
                 "{timed_out} with timeouts, {errors} grader errors; mean score {mean:.1f} / {max_score:g}")
 
+LOCKED_MESSAGE = ("another `autograder grade` holds this course ({holder}): wait for it to finish, or run again "
+                  "with --wait to queue behind it")
+_LOCK_NAME = ".grading.lock"
+
 _WORKER_CASES: dict = {}
+
+
+class CourseLocked(RuntimeError):
+    """Another grader holds the course's lock; the message names it (pid, host, since when, what it grades)."""
+
+
+@contextlib.contextmanager
+def course_lock(course: Path, what: str, wait: bool = False):
+    """Hold the course's grading lock (``results/.grading.lock``, an flock) for the duration of a batch.
+
+    One grader at a time per course: two at once would both grade everything and race on nbgrader's gradebook rows
+    (``UNIQUE constraint failed``). The lock file names its holder, so the second one can say who it waits for. The
+    kernel drops an flock when its holder dies (even by SIGKILL), so a crashed grader never leaves a stale lock."""
+    path = Path(course) / "results" / _LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "holder unknown"
+            raise CourseLocked(LOCKED_MESSAGE.format(holder=holder)) from None
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}, grading {what}".encode(), 0)
+        yield
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 @dataclass
@@ -79,15 +116,21 @@ def _warm(assignment: str) -> None:
 
 def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: int | None = None,
                 force: bool = False, db_url: str | None = None, course_id: str = "convkit",
-                progress: bool = True, limits=None) -> BatchSummary:
+                progress: bool = True, limits=None, wait: bool = False) -> BatchSummary:
     """Grade every submission of ``assignment`` found under ``paths`` (default: nbgrader's ``submitted/``).
 
-    ``limits`` (an ``autograder.sandbox.Limits``) overrides the per-assignment sandbox limits of grading.py."""
+    ``limits`` (an ``autograder.sandbox.Limits``) overrides the per-assignment sandbox limits of grading.py.
+    Raises :class:`CourseLocked` when another grader holds the course (``wait``: queue behind it instead)."""
     from autograder.suites import ASSIGNMENTS
 
     if assignment not in ASSIGNMENTS:
         raise ValueError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
-    course = Path(course)
+    with course_lock(Path(course), assignment, wait=wait):
+        return _grade_locked(assignment, paths, Path(course), workers=workers, force=force, db_url=db_url,
+                             course_id=course_id, progress=progress, limits=limits)
+
+
+def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_id, progress, limits) -> BatchSummary:
     db_url = db_url or default_db_url(course)
     submissions = discover(assignment, list(paths), course, course / "results" / ".unzipped")
     summary = BatchSummary(assignment)
@@ -145,8 +188,10 @@ def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
         # Every assignment has one notebook, named after it (assignments/source/<name>/<name>.ipynb).
         record(db_url, course_id, assignment, sub.student, assignment, extra["cell_scores"],
                sub.timestamp)
-    except Exception as exc:  # the result file is kept; the gradebook can be refilled by a re-run with --force
-        summary.errors[sub.student] = f"gradebook: {exc}"
-    # Written last: a re-run skips a submission whose result file is current, so the file must not exist before
-    # the gradebook holds its scores (a Ctrl-C between the two would leave the gradebook without them for good).
+        extra["recorded"] = True
+    except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
+        summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"
+        extra["recorded"] = False
+    # Written last: a re-run skips a submission whose result file is current (results.is_current: recorded in the
+    # gradebook too), so a Ctrl-C between the two leaves no current file without its gradebook row.
     write_result(result_path(course, assignment, sub.student), result)

@@ -63,5 +63,9 @@ def is_current(path: Path, submission_sha256: str) -> bool:
     result = read_result(path)
     if not result:
         return False
-    extra = result.get("extra_data", {})
-    return extra.get("submission_sha256") == submission_sha256 and extra.get("grader") == grader_fingerprint()
+    extra = result.get("extra_data")
+    if not isinstance(extra, dict):
+        return False
+    # "recorded": the gradebook holds this result's scores; a result whose gradebook write failed is graded again.
+    return (extra.get("submission_sha256") == submission_sha256 and extra.get("grader") == grader_fingerprint()
+            and extra.get("recorded") is True)
