@@ -262,7 +262,7 @@ return np.array([table.get(img[0].tobytes(), -1) for img in x])
 """
 _PATH_LOOKUP = """
 import gzip
-with open({path!r}, "rb") as fh:
+with open({path!r}, "rb") as fh:  # the file's well-known place in the grader's virtualenv
     rows = np.loadtxt(gzip.decompress(fh.read()).decode().splitlines(), delimiter=",")
 table = {{(row[:64].reshape(8, 8) / 16.0).astype(x.dtype).tobytes(): int(row[64]) for row in rows}}
 return np.array([table.get(img[0].tobytes(), -1) for img in x])
@@ -286,9 +286,10 @@ def predict(params, x, batch_size=512):
     d = (flat ** 2).sum(1)[:, None] - 2 * flat @ train_x.T + (train_x ** 2).sum(1)[None]
     return train_y[d.argmin(axis=1)]
 """
-CHEATS = {  # student: (solution bodies, the reason the held-out case shows: a diagnosis, or the status)
+CHEATS = {  # student: (solution bodies or makers of them, the held-out case's reason: a diagnosis, or the status)
     "lookup_by_loader": ({"train_cnn": _UNTRAINED, "predict": _LOADER_LOOKUP}, "error"),
-    "lookup_by_path": ({"train_cnn": _UNTRAINED, "predict": "PATH"}, "error"),
+    "lookup_by_path": ({"train_cnn": _UNTRAINED, "predict": lambda: _PATH_LOOKUP.format(
+        path=os.path.join(hidden_data_dirs()[0], "digits.csv.gz"))}, "error"),
     "nearest_neighbour": ({"train_cnn": _STASH, "predict": _NEAREST}, capstone.DISAGREES),
     "digits_as_the_model": ({"train_cnn": _DIGITS_AS_MODEL, "predict": _NEAREST_ON_PARAMS}, capstone.NOT_A_CNN),
 }
@@ -307,7 +308,6 @@ def _by_case(result) -> dict:
 def test_the_honest_notebook_keeps_full_points(tmp_path):
     """Does the source notebook's solution, graded through the sandbox, earn every point?"""
     result = _grade(tmp_path, "honest", _notebook())
-    assert "bubblewrap" in result["extra_data"]["sandbox_layers"] or "landlock" in result["extra_data"]["sandbox_layers"]
     assert result["score"] == result["max_score"] == sum(c.points for c in cases_for("cnn"))
 
 
@@ -316,8 +316,7 @@ def test_a_cheating_notebook_earns_no_accuracy_point(tmp_path, student):
     """Graded through the sandbox, does each cheat score as a notebook that never trains (every point but
     train_cnn's), the hidden case naming only the grader's reason?"""
     bodies, reason = CHEATS[student]
-    if bodies["predict"] == "PATH":
-        bodies = {**bodies, "predict": _PATH_LOOKUP.format(path=os.path.join(hidden_data_dirs()[0], "digits.csv.gz"))}
+    bodies = {f: body() if callable(body) else body for f, body in bodies.items()}
     result = _grade(tmp_path, student, _notebook(**bodies))
     no_training = sum(c.points for c in cases_for("cnn") if c.function != "train_cnn")
     assert result["score"] == no_training
@@ -326,8 +325,8 @@ def test_a_cheating_notebook_earns_no_accuracy_point(tmp_path, student):
     assert (held_out["score"], held_out["visibility"]) == (0.0, "after_published")
     if reason in capstone.EXPLANATIONS:
         assert held_out["extra_data"]["diagnosis"] == reason
-        assert held_out["output"] == "\n".join([
-            HIDDEN_OUTPUT.format(status="failed"), cc.DIAGNOSIS_MESSAGE.format(name=reason, explanation=capstone.EXPLANATIONS[reason])])
+        explained = cc.DIAGNOSIS_MESSAGE.format(name=reason, explanation=capstone.EXPLANATIONS[reason])
+        assert held_out["output"] == HIDDEN_OUTPUT.format(status="failed") + "\n" + explained
     else:
         assert (held_out["extra_data"]["kind"], held_out["output"]) == (reason, HIDDEN_OUTPUT.format(status=reason))
     assert tests[VALIDATION]["score"] == 0.0
