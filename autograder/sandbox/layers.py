@@ -27,7 +27,7 @@ import sys
 import uuid
 from pathlib import Path
 
-__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan"]
+__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan", "hidden_data_dirs"]
 
 NOBODY = 65534
 # Packages of this repository that must never be readable from a worker, even if installed into site-packages.
@@ -219,7 +219,8 @@ def _grant_except(root: str, hidden: list[str], seen: set) -> tuple[list[str], l
 
 
 def _readable_roots() -> tuple[list[str], list[str]]:
-    """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr."""
+    """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr;
+    never the hidden data (:func:`hidden_data_dirs`)."""
     dirs, files = [], []
     for d in sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, "/usr")}):
         dirs.append(d)
