@@ -57,8 +57,13 @@ def teaching() -> list:
             | `predict(params, x)` | the class of each image |
 
             **Grading.** Besides the checks below, the grader trains your network with your `train_cnn` and measures
-            the accuracy of your `predict` on **held-out digits you never see** (they are not in this folder). A
-            correct implementation reaches about 97%, and trains in well under two minutes.
+            its accuracy on **held-out digits you never see** (they are not in this folder, and your code cannot read
+            them while it is graded). The accuracy is that of the network in the table above, on the parameters your
+            `train_cnn` returns, so return them as `init_cnn` lays them out: a dict of `w1` ... `b3` (float32 or
+            float64). Your `predict` must compute that same network (the argmax of `cnn_forward`'s logits): the
+            grader runs it on the held-out digits too, and if it disagrees with the network on more than 5% of them,
+            the accuracy earns nothing. A correct implementation reaches about 97%, and trains in well under two
+            minutes.
             """),
         nb.setup_cell(SETUP),
         nb.picture_helpers(),

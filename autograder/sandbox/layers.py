@@ -27,7 +27,7 @@ import sys
 import uuid
 from pathlib import Path
 
-__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan"]
+__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan", "hidden_data_dirs"]
 
 NOBODY = 65534
 # Packages of this repository that must never be readable from a worker, even if installed into site-packages.
@@ -36,6 +36,10 @@ _HIDDEN_PACKAGES = ("reference", "autograder", "convkit")
 _PRELOAD = ("math", "itertools", "functools", "collections", "typing", "dataclasses", "random", "numbers",
             "numpy.linalg", "numpy.lib.stride_tricks", "numpy.testing")
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
+# Data a worker must never read, relative to each directory on the import path: scikit-learn's bundled data sets
+# hold the capstone's digits, held-out ones included (invariant 7). Masked by bubblewrap, left out of Landlock's
+# allow-list; the CNN exercises need none of these files.
+_HIDDEN_DATA = (os.path.join("sklearn", "datasets", "data"),)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,8 +180,47 @@ def _site_dirs() -> list[str]:
     return dirs or [d for d in sys.path if d.endswith("site-packages") and os.path.isdir(d)]
 
 
+def hidden_data_dirs() -> list[str]:
+    """Every copy of :data:`_HIDDEN_DATA` on this interpreter's import path, as given and as real paths."""
+    roots = {p for p in [*_site_dirs(), *sys.path] if p and os.path.isdir(p)}
+    found = set()
+    for root in roots:
+        for rel in _HIDDEN_DATA:
+            path = os.path.join(os.path.abspath(root), rel)
+            if os.path.isdir(path):
+                found.update({path, os.path.realpath(path)})
+    return sorted(found)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _grant_except(root: str, hidden: list[str], seen: set) -> tuple[list[str], list[str]]:
+    """``(dirs, files)`` granting everything under ``root`` except the ``hidden`` real paths. Landlock only allows,
+    and opens a granted path through its symlinks, so a directory that holds a hidden one is granted entry by
+    entry, by real path, down the hidden path only (``seen``: directories already expanded, against link loops)."""
+    root = os.path.realpath(root)
+    if any(_inside(root, h) for h in hidden) or root in seen:
+        return [], []
+    if not any(_inside(h, root) for h in hidden):
+        return [root], []
+    seen.add(root)
+    dirs, files = [], []
+    for entry in os.scandir(root):
+        real = os.path.realpath(entry.path)
+        if os.path.isdir(real):
+            d, f = _grant_except(real, hidden, seen)
+            dirs += d
+            files += f
+        elif not any(_inside(real, h) for h in hidden):
+            files.append(real)
+    return dirs, files
+
+
 def _readable_roots() -> tuple[list[str], list[str]]:
-    """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr."""
+    """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr;
+    never the hidden data (:func:`hidden_data_dirs`)."""
     dirs, files = [], []
     for d in sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, "/usr")}):
         dirs.append(d)
@@ -196,7 +239,11 @@ def _readable_roots() -> tuple[list[str], list[str]]:
     for p in ("/lib", "/lib64", "/etc/ld.so.cache"):
         if os.path.exists(p):
             (files if os.path.isfile(p) else dirs).append(os.path.realpath(p))
-    return dirs, files
+    hidden = [os.path.realpath(h) for h in hidden_data_dirs()]
+    seen: set = set()
+    granted = [_grant_except(d, hidden, seen) for d in dirs]
+    return (list(dict.fromkeys(d for g, _ in granted for d in g)),
+            list(dict.fromkeys(files + [f for _, g in granted for f in g])))
 
 
 def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
@@ -223,6 +270,8 @@ def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
         for h in _HIDDEN_PACKAGES:
             if os.path.isdir(os.path.join(sp, h)):
                 args += ["--tmpfs", os.path.join(sp, h)]
+    for d in hidden_data_dirs():  # an empty tmpfs over each copy of the hidden data
+        args += ["--tmpfs", d]
     args += ["--remount-ro", "/", "--uid", str(NOBODY), "--gid", str(NOBODY), "--chdir", "/tmp", "--"]
     return args
 

@@ -541,9 +541,9 @@ def run_case(case: Case, call) -> CaseResult:
                           "\n".join([header, *lines]), diagnosis)
 
     try:
-        if case.kind in SCORERS:
-            points, lines = SCORERS[case.kind](case, call)
-            return result("passed" if points == case.points else "failed", points, lines)
+        if case.kind in SCORERS:  # a scorer returns (points, lines) or (points, lines, diagnosis)
+            points, lines, *diagnosis = SCORERS[case.kind](case, call)
+            return result("passed" if points == case.points else "failed", points, lines, *diagnosis)
         got = call(case.function, _copy(case.args), _copy(case.kwargs))
     except CallTimeout:
         return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)])

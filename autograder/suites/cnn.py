@@ -1,15 +1,22 @@
 """Cases of the ``cnn`` assignment: a gradient check of the whole network and accuracy on held-out digits.
 
 Totals: cnn_loss_and_grads 10 points, train_cnn 10 points. The accuracy cases train with the student's
-``train_cnn`` (small budget: the reference takes about a second) and score ``predict`` on digits the grader keeps:
-the hidden case's test digits are the held-out part of ``load_digits_split`` and are never frozen. Points by
-accuracy (:data:`HELD_OUT_THRESHOLDS`): full from 0.95, 3/4 from 0.90, 1/2 from 0.80, 1/4 from 0.50. The public
-case validates on the last 300 training digits (it trains on fewer, so its thresholds are 0.05 lower).
+``train_cnn`` (small budget: the reference takes about a second) and score the trained network on digits the grader
+keeps: the hidden case's test digits are the held-out part of ``load_digits_split``, never frozen, and the worker
+cannot read scikit-learn's copy (autograder/sandbox/layers.py). In the grader the accuracy is that of the reference
+forward pass on the parameters ``train_cnn`` returns, and ``predict`` must agree with it (autograder/capstone.py;
+on the hidden case it sees the digits through a secret transform); the student's self-check scores their
+``predict`` directly. Points by accuracy (:data:`HELD_OUT_THRESHOLDS`): full from 0.95, 3/4 from 0.90, 1/2 from
+0.80, 1/4 from 0.50. The public case validates on the last 300 training digits (it trains on fewer, so its
+thresholds are 0.05 lower).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from autograder import capstone  # installs the grader's accuracy scorer
 from autograder.suites import case
 from reference.cnn import init_cnn
 from reference.digits import load_digits_split
@@ -36,14 +43,18 @@ def cases():
     x_train, y_train, x_test, y_test = load_digits_split()
     x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     fit, val = slice(0, -VALIDATION_SIZE), slice(-VALIDATION_SIZE, None)
-    return [
-        _grad_case("small-batch", 11, 4, True, 4),
-        _grad_case("batch-of-one", 12, 1, False, 3),
-        _grad_case("batch-of-six", 13, 6, False, 3),
+    accuracy = [
         case("train_cnn", "validation-accuracy", x_train[fit], y_train[fit], public=True, points=4,
              kind="accuracy", data={"x": x_train[val], "y": y_train[val]},
              options={"thresholds": VALIDATION_THRESHOLDS, "predict": "predict"}, **TRAIN_KWARGS),
         case("train_cnn", "held-out-accuracy", x_train, y_train, points=6, kind="accuracy",
-             data={"x": x_test, "y": y_test}, options={"thresholds": HELD_OUT_THRESHOLDS, "predict": "predict"},
+             data={"x": x_test, "y": y_test},
+             options={"thresholds": HELD_OUT_THRESHOLDS, "predict": "predict", "secret_transform": True},
              **TRAIN_KWARGS),
+    ]
+    return [
+        _grad_case("small-batch", 11, 4, True, 4),
+        _grad_case("batch-of-one", 12, 1, False, 3),
+        _grad_case("batch-of-six", 13, 6, False, 3),
+        *(replace(c, explanations=dict(capstone.EXPLANATIONS)) for c in accuracy),
     ]
