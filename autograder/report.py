@@ -254,7 +254,8 @@ def _assignment_page(env, assignment: str, results: dict[str, dict], late: list[
     }
     return env.get_template("report_assignment.html.j2").render(
         assignment=assignment, summary=_summary(scores), max_score=max_score, cases=cases, diagnoses=diagnoses,
-        load_failed=load_failed, timed_out=timed_out, malformed=malformed, late=late, late_note=late_note, layers=layers,
+        load_failed=load_failed, timed_out=timed_out, malformed=malformed, late=late, late_note=late_note,
+        layers=layers,
         missing=missing, pictures=pictures, note=DISCRIMINATION_NOTE, students=len(results))
 
 
