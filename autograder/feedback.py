@@ -1,7 +1,7 @@
 """``autograder feedback``: one self-contained HTML page per graded student, in nbgrader's release_feedback layout.
 
-``DIR/feedback/<student>/<assignment>/<assignment>.html`` (with the submission's ``timestamp.txt`` and
-``submission_secret.txt`` beside it when nbgrader's exchange wrote them, which ``nbgrader release_feedback`` needs)
+``DIR/feedback/<student>/<assignment>/<assignment>.html`` (with ``timestamp.txt`` and ``submission_secret.txt``
+beside it, copied from the exchange's or made, since ``nbgrader release_feedback`` stops at a folder without them)
 shows the score, every case (points, passed or failed, the reason, the diagnosis and its explanation), the student's
 solution cells each followed by its test cell's report, and for each failed VISIBLE array case a picture of
 expected, got and their difference. The pictures need the student's answer, which the result file does not keep:
@@ -11,6 +11,11 @@ the expected value comes from the live case.
 Hidden cases: only their name, points, status and diagnosis (with the mistake's explanation from
 :mod:`autograder.mistakes`) reach the page -- never their message, inputs or expected values, and no hidden case
 is ever re-run here (nbgrader's own feedback leaks hidden tests: jupyter/nbgrader#917).
+
+Every page is written on its own: the result is cleaned first (:func:`autograder.safe_text.clean_result`: typed
+fields, safe text, no absolute path of the instructor's machine), a page whose code or pictures cannot be drawn is
+written without them, one whose result cannot be read is a short page saying so, and the run goes on
+(:class:`FeedbackPages` names them for the instructor).
 """
 from __future__ import annotations
 

@@ -240,3 +240,28 @@ def test_no_absolute_path_on_a_students_page(tmp_path):
     text = page_text(raw)
     assert "notebook lou_layers.ipynb" in text and "cannot read lou_layers.ipynb" in text and "x.npy" in text
     assert fb.NOTEBOOK_MISSING.format(notebook="lou_layers.ipynb", student="lou", assignment=ASSIGNMENT) in text
+
+
+def test_report_draws_case_names_that_look_like_mathtext(tmp_path):
+    """A case name "$\\frac{$" (matplotlib would parse it as a formula and fail): the charts are still drawn."""
+    for s in ("s1", "s2", "s3"):
+        result = make_result(s, None, {"relu": None} if s == "s1" else None)
+        result["tests"][0]["name"] = "relu [$\\frac{$]"
+        add_student(tmp_path, s, result)
+    files = rp.write_report(tmp_path)
+    html = files["layers.html"].read_text()
+    assert rp.PAGE_FAILED.split("(")[0].strip() not in html
+    assert assert_valid_pngs(html) == 2 and "relu [$\\frac{$]" in page_text(html)
+
+
+def test_a_report_page_that_fails_says_why_and_the_report_goes_on(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the page code")
+
+    monkeypatch.setattr(rp, "_assignment_page", broken)
+    add_student(tmp_path, "s1", make_result("s1", None))
+    files = rp.write_report(tmp_path)
+    failed = rp.PAGE_FAILED.format(reason="RuntimeError: a bug in the page code")
+    assert failed in page_text(files["layers.html"].read_text())
+    assert failed in page_text(files["index.html"].read_text())
+    assert _read_csv(files["grades.csv"])[1][0] == "s1"
