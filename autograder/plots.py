@@ -12,12 +12,20 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["png_uri", "heatmaps", "as_image", "score_histogram", "pass_rate_chart", "diagnosis_chart"]
+__all__ = ["safe_label", "png_uri", "heatmaps", "as_image", "score_histogram", "pass_rate_chart", "diagnosis_chart"]
 
 DPI = 96
 # Colours: a diverging map for signed values (expected, got), a sequential one for |difference|.
 VALUE_CMAP, DIFF_CMAP = "RdBu_r", "magma"
 PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
+
+
+def safe_label(text, cap: int = 80) -> str:
+    """Text for a title or a tick label: safe, one line, and with ``$`` escaped (matplotlib would parse ``$...$``
+    as mathtext, and a malformed formula in a case name or an assignment folder's name stops the drawing)."""
+    from autograder.safe_text import safe_line
+
+    return safe_line(text, cap).replace("$", r"\$")
 
 
 def png_uri(fig: Figure) -> str:
@@ -34,6 +42,8 @@ def as_image(value, index: tuple = ()) -> tuple[np.ndarray, str]:
     slice at the leading indices of ``index`` (the worst element), else the first slice.
     """
     arr = np.asarray(value, dtype=np.float64)
+    if arr.size == 0:  # an empty answer (a leading axis of 0) has no slice to index: nothing to draw
+        return np.empty((0, 0)), ""
     if arr.ndim == 0:
         return arr.reshape(1, 1), ""
     if arr.ndim == 1:
@@ -66,6 +76,7 @@ def heatmaps(expected, got, title: str = "") -> str:
     e_img, where = as_image(exp, index)
     g_img, _ = as_image(gotten, index)
     panels = [("expected", e_img, VALUE_CMAP), ("got", g_img, VALUE_CMAP)]
+    shapes = [exp.shape, gotten.shape, exp.shape]
     if same:
         with np.errstate(invalid="ignore"):
             panels.append(("|got - expected|", np.abs(g_img - e_img), DIFF_CMAP))
@@ -76,7 +87,7 @@ def heatmaps(expected, got, title: str = "") -> str:
     for k, (label, img, cmap) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
         if img.size == 0:  # e.g. an output size off by one that came out empty: nothing to draw
-            ax.set_title(f"{label}\nshape {img.shape}", fontsize=9)
+            ax.set_title(f"{label}\nshape {shapes[k]}", fontsize=9)
             ax.text(0.5, 0.5, "empty array", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
             continue
@@ -104,7 +115,7 @@ def score_histogram(scores: list[float], max_score: float, title: str) -> str:
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(safe_label(title, 120), fontsize=10)
     return png_uri(fig)
 
 
@@ -119,7 +130,7 @@ def pass_rate_chart(names: list[str], rates: list[float], discrimination: list[f
     colours = [cmap(norm(d)) if d is not None else "#9e9e9e" for d in discrimination]
     y = np.arange(len(names))
     ax.barh(y, [100 * r for r in rates], color=colours, edgecolor="#424242", linewidth=0.3)
-    ax.set_yticks(y, names, fontsize=7)
+    ax.set_yticks(y, [safe_label(n) for n in names], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("students passing (%)")
@@ -136,7 +147,7 @@ def diagnosis_chart(names: list[str], counts: list[int], total: int) -> str:
     ax = fig.add_subplot()
     y = np.arange(len(names))
     ax.barh(y, counts, color=FAIL_COLOUR)
-    ax.set_yticks(y, names, fontsize=8)
+    ax.set_yticks(y, [safe_label(n) for n in names], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max(total, max(counts, default=1)))
     ax.xaxis.get_major_locator().set_params(integer=True)

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from autograder.mistakes import MISTAKES
-from autograder.results import read_result
+from autograder.safe_text import csv_cell, read_result_file, safe_line, safe_text
 
 __all__ = ["load_results", "case_statistics", "point_biserial", "diagnosis_counts", "late_submissions",
            "write_grades_csv", "write_cases_csv", "write_report", "GRADES_ID_HEADER", "TOTAL_HEADER",
-           "CASES_HEADER", "NO_RESULTS", "DISCRIMINATION_NOTE"]
+           "CASES_HEADER", "NO_RESULTS", "DISCRIMINATION_NOTE", "PAGE_FAILED"]
 
 GRADES_ID_HEADER, TOTAL_HEADER = "Student ID", "Total"
 CASES_HEADER = ("student", "assignment", "function", "case", "visibility", "points", "max_points", "status",
@@ -37,6 +37,7 @@ DISCRIMINATION_NOTE = ("Discrimination: the point-biserial correlation between p
                        "assignment's other cases (corrected item-total correlation, from -1 to 1). Near 0: passing "
                        "it says little about how well a student did overall; negative: stronger students fail it "
                        "more often (check the case). Blank when every student passed, or every one failed.")
+PAGE_FAILED = "this page could not be drawn ({reason}); grades.csv and cases.csv hold every result"
 # A case passed by fewer than this share of the class, or discriminating below this, is flagged for a look.
 HARD_CASE_RATE, WEAK_DISCRIMINATION = 0.3, 0.1
 
@@ -47,16 +48,21 @@ def _assignment_order(names) -> list[str]:
     return sorted(names, key=lambda a: (ASSIGNMENTS.index(a) if a in ASSIGNMENTS else len(ASSIGNMENTS), a))
 
 
-def load_results(course: Path) -> dict[str, dict[str, dict]]:
-    """``{assignment: {student: result}}`` from ``DIR/results/*/*.json`` (unreadable files are skipped)."""
+def load_results(course: Path, unreadable: list[dict] | None = None) -> dict[str, dict[str, dict]]:
+    """``{assignment: {student: result}}`` from ``DIR/results/*/*.json``, each result cleaned
+    (:func:`autograder.safe_text.clean_result`: typed fields, safe text). A file that cannot be read is skipped and,
+    when ``unreadable`` is given, appended to it as ``{"file", "reason"}``."""
     root = Path(course) / "results"
     found: dict[str, dict[str, dict]] = {}
     for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
-            result = read_result(path)
-            if result is not None and "tests" in result:
-                found.setdefault(folder.name, {})[path.stem] = result
-    return {a: found[a] for a in _assignment_order(found)}
+            try:
+                found.setdefault(folder.name, {})[path.stem] = read_result_file(path, path.stem, folder.name)
+            except ValueError as exc:
+                if unreadable is not None:
+                    unreadable.append({"file": safe_line(path.relative_to(root), 300),
+                                       "reason": safe_line(exc, 300)})
+    return {a: found[a] for a in _assignment_order(found) if found[a]}
 
 
 def point_biserial(passed, other_scores) -> float | None:
@@ -141,12 +147,12 @@ def late_submissions(course: Path, assignments: list[str], db_url: str | None = 
                 for sub in assignment.submissions:
                     seconds = float(sub.total_seconds_late or 0.0)
                     if seconds > 0:
-                        rows.append({"student": sub.student_id, "timestamp": f"{sub.timestamp} UTC",
+                        rows.append({"student": safe_line(sub.student_id), "timestamp": f"{sub.timestamp} UTC",
                                      "duedate": f"{sub.duedate} UTC", "late": _duration(seconds),
                                      "seconds": seconds, "penalty": float(sub.late_submission_penalty or 0.0)})
                 late[name] = sorted(rows, key=lambda r: -r["seconds"])
     except Exception as exc:  # a broken or foreign database: the report is still written, with the reason
-        return {}, f"the gradebook {url} could not be read: {type(exc).__name__}: {str(exc)[:200]}"
+        return {}, safe_line(f"the gradebook {url} could not be read: {type(exc).__name__}: {safe_text(exc, 200)}", 400)
     return late, None
 
 
@@ -165,45 +171,52 @@ def _max_score(results: dict[str, dict]) -> float:
 
 
 def write_grades_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
-    """One row per student: the score of each assignment (blank when not submitted) and the total."""
+    """One row per student: the score of each assignment (blank when not submitted) and the total. Every cell goes
+    through :func:`~autograder.safe_text.csv_cell`: a student id is a folder name the student chose, and one
+    starting with ``=`` must not become a spreadsheet formula."""
     students = sorted({s for per in results.values() for s in per})
     header = [GRADES_ID_HEADER] + [f"{a} ({_fmt(_max_score(per))})" for a, per in results.items()] + [TOTAL_HEADER]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(header)
+        writer.writerow(map(csv_cell, header))
         for s in students:
-            scores = [results[a][s]["score"] if s in results[a] else None for a in results]
-            writer.writerow([s, *("" if x is None else _fmt(x) for x in scores),
-                             _fmt(sum(x for x in scores if x is not None))])
+            scores = [float(results[a][s]["score"]) if s in results[a] else "" for a in results]
+            writer.writerow(map(csv_cell, [s, *scores, sum(x for x in scores if x != "")]))
     return path
 
 
 def write_cases_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
-    """One row per student and case (the columns of :data:`CASES_HEADER`)."""
+    """One row per student and case (the columns of :data:`CASES_HEADER`), every cell through
+    :func:`~autograder.safe_text.csv_cell`."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(CASES_HEADER)
+        writer.writerow(map(csv_cell, CASES_HEADER))
         for assignment, per in results.items():
             for student in sorted(per):
                 for t in per[student]["tests"]:
                     extra = t.get("extra_data", {})
-                    writer.writerow([student, assignment, extra.get("function", ""), extra.get("case", ""),
-                                     "hidden" if extra.get("hidden") else "visible", _fmt(t.get("score", 0.0)),
-                                     _fmt(t.get("max_score", 0.0)), t.get("status", ""),
-                                     extra.get("diagnosis") or "", extra.get("kind", "")])
+                    writer.writerow(map(csv_cell, [
+                        student, assignment, extra.get("function", ""), extra.get("case", ""),
+                        "hidden" if extra.get("hidden") else "visible", float(t.get("score", 0.0)),
+                        float(t.get("max_score", 0.0)), t.get("status", ""), extra.get("diagnosis") or "",
+                        extra.get("kind", "")]))
     return path
 
 
-def _problems(results: dict[str, dict]) -> tuple[list[dict], list[dict]]:
-    load_failed, timed_out = [], []
+def _problems(results: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """Students whose notebook failed to load, who timed out, and whose result file was malformed."""
+    load_failed, timed_out, malformed = [], [], []
     for student, r in sorted(results.items()):
         extra = r.get("extra_data", {})
+        who = safe_line(student)
         if not extra.get("load", {}).get("ok", True):
-            load_failed.append({"student": student, "reason": extra["load"].get("error") or r.get("output", "")})
+            load_failed.append({"student": who, "reason": extra["load"].get("error") or r.get("output", "")})
         if extra.get("timed_out"):
             cases = [t["name"] for t in r["tests"] if t.get("extra_data", {}).get("kind") == "timeout"]
-            timed_out.append({"student": student, "cases": cases})
-    return load_failed, timed_out
+            timed_out.append({"student": who, "cases": cases})
+        if extra.get("problems"):
+            malformed.append({"student": who, "problems": extra["problems"]})
+    return load_failed, timed_out, malformed
 
 
 def _layers(results: dict[str, dict]) -> tuple[list[tuple[str, int]], dict[str, str]]:
@@ -230,7 +243,7 @@ def _assignment_page(env, assignment: str, results: dict[str, dict], late: list[
     max_score = _max_score(results)
     cases = case_statistics(results)
     diagnoses = diagnosis_counts(results)
-    load_failed, timed_out = _problems(results)
+    load_failed, timed_out, malformed = _problems(results)
     layers, missing = _layers(results)
     pictures = {
         "histogram": plots.score_histogram(scores, max_score, f"{assignment}: {len(scores)} students"),
@@ -241,18 +254,23 @@ def _assignment_page(env, assignment: str, results: dict[str, dict], late: list[
     }
     return env.get_template("report_assignment.html.j2").render(
         assignment=assignment, summary=_summary(scores), max_score=max_score, cases=cases, diagnoses=diagnoses,
-        load_failed=load_failed, timed_out=timed_out, late=late, late_note=late_note, layers=layers,
+        load_failed=load_failed, timed_out=timed_out, malformed=malformed, late=late, late_note=late_note,
+        layers=layers,
         missing=missing, pictures=pictures, note=DISCRIMINATION_NOTE, students=len(results))
 
 
 def write_report(course: Path, *, db_url: str | None = None, course_id: str = "convkit") -> dict[str, Path]:
-    """Write ``DIR/reports/`` (index.html, <assignment>.html, grades.csv, cases.csv); returns them by name."""
+    """Write ``DIR/reports/`` (index.html, <assignment>.html, grades.csv, cases.csv); returns them by name.
+
+    Every page is written on its own: one that cannot be drawn says why (and the index names it), the others and
+    both CSV files are still written; result files that could not be read are listed on the index."""
     import jinja2
 
     from autograder import plots
 
     course = Path(course)
-    results = load_results(course)
+    unreadable: list[dict] = []
+    results = load_results(course, unreadable)
     if not results:
         raise ValueError(NO_RESULTS.format(folder=course / "results"))
     out = course / "reports"
@@ -268,19 +286,27 @@ def write_report(course: Path, *, db_url: str | None = None, course_id: str = "c
     rows = []
     for assignment, per in results.items():
         page = out / f"{assignment}.html"
-        page.write_text(_assignment_page(env, assignment, per, late.get(assignment, []), late_note), encoding="utf-8")
+        failed = None
+        try:
+            html = _assignment_page(env, assignment, per, late.get(assignment, []), late_note).encode("utf-8")
+        except Exception as exc:  # a bug met by one assignment's data: its page says so, the report goes on
+            failed = PAGE_FAILED.format(reason=safe_line(f"{type(exc).__name__}: {safe_text(exc, 300)}", 400))
+            html = env.get_template("report_failed.html.j2").render(assignment=assignment,
+                                                                     message=failed).encode("utf-8")
+        page.write_bytes(html)
         written[page.name] = page
-        load_failed, timed_out = _problems(per)
+        load_failed, timed_out, malformed = _problems(per)
         rows.append({"assignment": assignment, "page": page.name, "max_score": _max_score(per),
                      "summary": _summary([float(r.get("score", 0.0)) for r in per.values()]),
-                     "load_failed": len(load_failed), "timed_out": len(timed_out),
-                     "late": len(late.get(assignment, []))})
+                     "load_failed": len(load_failed), "timed_out": len(timed_out), "malformed": len(malformed),
+                     "late": len(late.get(assignment, [])), "failed": failed})
     students = sorted({s for per in results.values() for s in per})
     totals = [sum(float(per[s]["score"]) for per in results.values() if s in per) for s in students]
     course_max = sum(r["max_score"] for r in rows)
     index = env.get_template("report_index.html.j2").render(
         rows=rows, students=len(students), course_max=course_max, summary=_summary(totals), late_note=late_note,
+        unreadable=unreadable,
         histogram=plots.score_histogram(totals, course_max, f"course total: {len(students)} students"))
-    (out / "index.html").write_text(index, encoding="utf-8")
+    (out / "index.html").write_bytes(index.encode("utf-8"))
     written["index.html"] = out / "index.html"
     return written
