@@ -103,7 +103,7 @@ def feedback(assignment, course, no_pictures):
         pages = write_feedback(assignment, course, pictures=not no_pictures)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{assignment}: {len(pages)} feedback pages under {course / 'feedback'}")
+    click.echo(pages.line(assignment, course / "feedback"))
 
 
 @main.command()

@@ -102,9 +102,18 @@ def _reason(exc: BaseException, course: Path | None) -> str:
     return _say(f"{type(exc).__name__}: {safe_text(exc, 300)}", _roots(course) if course is not None else ())
 
 
+def explanation(name: str) -> str:
+    """The student-facing explanation of a diagnosis: a named mistake's, or one of the capstone's checks'."""
+    if name in MISTAKES:
+        return MISTAKES[name].explanation
+    from autograder.capstone import EXPLANATIONS
+
+    return EXPLANATIONS.get(name, "")
+
+
 def _explain(diagnosis: str | None) -> list[dict]:
     names = [n.strip() for n in (diagnosis or "").split(",") if n.strip()]
-    return [{"name": n, "explanation": MISTAKES[n].explanation if n in MISTAKES else ""} for n in names]
+    return [{"name": n, "explanation": explanation(n)} for n in names]
 
 
 def _rows(result: dict) -> list[dict]:

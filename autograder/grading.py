@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import integrity
+from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
 from autograder.student import convkit_check as cc
@@ -29,6 +30,7 @@ WRONG_ASSIGNMENT = "this notebook is the {other!r} assignment, not {assignment!r
 NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's cells: was the right file submitted?"
 HIDDEN_OUTPUT = "hidden case: {status}"
 CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
+_TEXT_CAP = 20_000  # characters of any one string in a result (a case's message, a load error)
 
 # Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
 # loop costs a few seconds. The cnn assignment trains, which takes seconds with correct code.
@@ -141,7 +143,7 @@ def _result(assignment, submission, sha, cases, tests, *, output, load, layers, 
         by_cell[cell_name(t["extra_data"]["function"])] += t["score"]
     from autograder.results import grader_fingerprint
 
-    return {
+    return _safe_strings({
         "score": round(sum(t["score"] for t in tests), 6),
         "max_score": float(sum(c.points for c in cases)),
         "execution_time": round(seconds if seconds is not None else time.perf_counter() - started, 3),
@@ -155,7 +157,19 @@ def _result(assignment, submission, sha, cases, tests, *, output, load, layers, 
             "timed_out": any(t["extra_data"]["kind"] == "timeout" for t in tests),
             "flags": list(flags),
         },
-    }
+    })
+
+
+def _safe_strings(value):
+    """``value`` with every string (keys too) made safe once, here, where the result is built: lone surrogates and
+    control characters replaced, lengths capped (autograder.safe_text), so no page or report trips on them later."""
+    if isinstance(value, str):
+        return safe_text(value, _TEXT_CAP)
+    if isinstance(value, dict):
+        return {safe_text(k, 500) if isinstance(k, str) else k: _safe_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe_strings(v) for v in value]
+    return value
 
 
 def _zero_tests(cases, status: str, message: str) -> list[dict]:
@@ -191,8 +205,8 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                        output=message, load={"ok": False, "error": reason}, layers=[], missing_layers={},
                        started=started)
     sha = _sha(raw)
-    wrong = (integrity.structure_problem(nb) or integrity.solution_markers(nb)
-             or _notebook_identity(nb, assignment, functions, others or {}))
+    wrong = (integrity.structure_problem(nb) or _notebook_identity(nb, assignment, functions, others or {})
+             or integrity.solution_markers(nb))
     if wrong:
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
                        load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)

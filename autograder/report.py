@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.mistakes import MISTAKES
+from autograder.feedback import explanation
 from autograder.safe_text import csv_cell, read_result_file, safe_line, safe_text
 
 __all__ = ["load_results", "case_statistics", "point_biserial", "diagnosis_counts", "late_submissions",
@@ -112,7 +112,7 @@ def diagnosis_counts(results: dict[str, dict]) -> list[dict]:
                 students.setdefault(name, set()).add(student)
                 cases[name] += 1
     rows = [{"name": n, "students": len(s), "cases": cases[n],
-             "explanation": MISTAKES[n].explanation if n in MISTAKES else ""} for n, s in students.items()]
+             "explanation": explanation(n)} for n, s in students.items()]
     return sorted(rows, key=lambda r: (-r["students"], -r["cases"], r["name"]))
 
 

@@ -17,6 +17,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from assignments.authoring.nb import without_delimiters
 from autograder import feedback as fb
 from autograder.build import SOURCE_ROOT
 from autograder.mistakes import MISTAKES
@@ -40,7 +41,8 @@ _DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 # ---- building a course by hand ---------------------------------------------------------------------------------
 def write_notebook(path: Path, replacements: dict[str, str] | None = None, raw: str | None = None) -> Path:
-    """The source notebook (all solutions) with some solution cells replaced, or ``raw`` text, at ``path``."""
+    """The source notebook's solutions, without nbgrader's delimiters as a student's notebook is, with some solution
+    cells replaced, or ``raw`` text, at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if raw is not None:
         path.write_text(raw)
@@ -50,6 +52,8 @@ def write_notebook(path: Path, replacements: dict[str, str] | None = None, raw: 
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if gid in (replacements or {}):
             cell.source = replacements[gid]
+        elif cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            cell.source = without_delimiters(cell.source)
     nbformat.write(nb, str(path))
     return path
 
