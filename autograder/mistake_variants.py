@@ -143,9 +143,12 @@ def strided_rejected(function):
     return variant
 
 
-def stride_forgotten_forward(fn):
-    """Windows taken at ``i:i+K`` instead of ``i*S:i*S+K``: the first H' x W' outputs of the stride-1 result."""
-    def variant(*args, stride=1, **kwargs):
+def stride_forgotten_forward(fn, pooling=False):
+    """Windows taken at ``i:i+K`` instead of ``i*S:i*S+K``: the first H' x W' outputs of the stride-1 result.
+    ``pooling``: the stride defaults to the window size."""
+    def variant(*args, stride=None, **kwargs):
+        if stride is None:
+            stride = kwargs.get("size", 2) if pooling else 1
         if pair(stride, "stride") == (1, 1):
             return None
         out = fn(*args, stride=stride, **kwargs)

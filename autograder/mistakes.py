@@ -303,8 +303,10 @@ _M += [
             "x[..., i:i + KH, j:j + KW]", {
                 **{f: mv.stride_forgotten_forward(fn) for f, fn in (
                     ("correlate2d", conv.correlate2d), ("convolve2d", conv.convolve2d),
-                    ("conv2d_forward", conv.conv2d_forward), ("max_pool2d", pool.max_pool2d),
-                    ("avg_pool2d", pool.avg_pool2d), ("sum_pool2d", pool.sum_pool2d))},
+                    ("conv2d_forward", conv.conv2d_forward))},
+                **{f: mv.stride_forgotten_forward(fn, pooling=True) for f, fn in (
+                    ("max_pool2d", pool.max_pool2d), ("avg_pool2d", pool.avg_pool2d),
+                    ("sum_pool2d", pool.sum_pool2d))},
                 **{f: mv.stride_forgotten_backward(f) for f in (
                     "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward")}}),
     Mistake("difference_over_h", "the central difference divides by 2h, the distance between x - h and x + h", {
