@@ -4,7 +4,10 @@ Each :class:`Mistake` has a student-facing explanation and, per function it appl
 **kwargs)`` built from the live reference on mutated inputs or parameters (flipped kernel = correlate with
 ``w[..., ::-1, ::-1]``). The suites store each variant's answer in the case's ``diagnoses``; ``run_case`` names
 the mistake when a wrong answer matches it. A variant returns None where the mistake changes nothing or cannot be
-expressed on these inputs.
+expressed on these inputs; its answer may be an exception (``Raises``), named when the student's code raises it.
+
+Specific mistakes come first and the generic ones (a constant factor, a transpose) last: where two mistakes give
+the same answer on a case, only the first is kept, so a generic name never hides a specific one.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from typing import Callable
 import numpy as np
 
 import reference.softmax_ce as sm
+from autograder import mistake_variants as mv
+from autograder.student.convkit_check import Raises
 from reference import conv, image, layers, pool
 from reference._checks import pair
 from reference.gradcheck import numerical_gradient
@@ -26,6 +31,8 @@ class Mistake:
     name: str
     explanation: str
     variants: dict[str, Callable] = field(default_factory=dict)
+    generic: bool = False  # a symptom (a constant factor, a transpose) rather than a cause: named only when no
+    #                        earlier mistake of the catalogue gives the same answer
 
 
 def _crop(out, k=1):
@@ -251,6 +258,103 @@ _M = [
     Mistake("dout_ignored", "the gradient is of sum(f(x) * dout): weigh each output by dout", {
         "numerical_gradient": lambda f, x, dout, h=1e-5: numerical_gradient(f, np.array(x), np.ones_like(dout), h)}),
 ]
+_OVERLAP = ("where windows overlap (stride < size) an element can win several windows: add each window's gradient "
+            "(dx[...] += ...); assigning (=) keeps only the last")
+_BIAS = "add b[f] once per output, after the window sum: out[n, f, i, j] = sum(window * w[f]) + b[f]"
+_M += [
+    Mistake("log_of_underflowed_probability",
+            "-log(p) of a probability that underflowed to 0 is inf: use log-softmax, "
+            "z - max - log(sum(exp(z - max))), never log(softmax(z))", {"cross_entropy": mv.ce_log_of_probability}),
+    Mistake("logsumexp_overflow",
+            "exp of a large logit overflows to inf, so log(sum(exp(z))) is inf: subtract each row's maximum first, "
+            "log(sum(exp(z - max))) + max", {"cross_entropy": mv.ce_logsumexp_unshifted}),
+    Mistake("pool_grad_overwritten", _OVERLAP, {"max_pool2d_backward": mv.pool_grad_assigned}),
+    Mistake("pool_window_overwritten",
+            "dx[window] = ... overwrites what the overlapping windows before it put there: accumulate with +=", {
+                "max_pool2d_backward": mv.pool_window_assigned,
+                "avg_pool2d_backward": lambda dout, x, size=2, stride=None: mv.pool_window_assigned(
+                    dout, x, size, stride, average=True)}),
+    Mistake("grad_split_between_ties",
+            "tied maxima do not share the gradient: all of it goes to the first maximum (row-major) of the window", {
+                "max_pool2d_backward": mv.pool_grad_split_between_ties}),
+    Mistake("output_size_rounded",
+            "round() rounds 5/3 up to 2: the number of windows uses floor division, (n + 2*pad - k) // stride + 1", {
+                "output_size": mv.output_size_rounded}),
+    Mistake("bias_in_window_sum", "the bias was added to every product of the window sum (C*KH*KW times): " + _BIAS, {
+        "conv2d_forward": mv.conv_bias_times(lambda c, kh, kw: c * kh * kw)}),
+    Mistake("bias_per_kernel_element", "the bias was added once per kernel element (KH*KW times): " + _BIAS, {
+        "conv2d_forward": mv.conv_bias_times(lambda c, kh, kw: kh * kw)}),
+    Mistake("bias_per_channel", "the bias was added once per input channel (C times): " + _BIAS, {
+        "conv2d_forward": mv.conv_bias_times(lambda c, kh, kw: c)}),
+    Mistake("crop_empty_at_pad_0",
+            "dx_pad[..., p:-p] is EMPTY when p = 0 (-0 is 0): crop with dx_pad[:, :, PH:PH + H, PW:PW + W]", {
+                "conv2d_backward": mv.dx_crop_empty_at_pad0}),
+    Mistake("dx_not_cropped", "dx has the padded size: drop the padding's rows and columns, "
+            "dx = dx_pad[:, :, PH:PH + H, PW:PW + W] (the zeros were constants, not inputs)", {
+                "conv2d_backward": mv.dx_not_cropped}),
+    Mistake("stride_must_divide",
+            "a stride that does not divide H + 2*PH - KH is allowed: the windows stop where the next one would not "
+            "fit (floor division), and the rows they never reach are left out", {
+                f: mv.strided_rejected(f) for f in ("output_size", "correlate2d", "convolve2d", "conv2d_forward",
+                                                    "conv2d_backward", "max_pool2d", "avg_pool2d", "sum_pool2d",
+                                                    "max_pool2d_backward", "avg_pool2d_backward")}),
+    Mistake("stride_forgotten_in_slice",
+            "window (i, j) starts at row i*SH and column j*SW: slice x[..., i*SH:i*SH + KH, j*SW:j*SW + KW], not "
+            "x[..., i:i + KH, j:j + KW]", {
+                **{f: mv.stride_forgotten_forward(fn) for f, fn in (
+                    ("correlate2d", conv.correlate2d), ("convolve2d", conv.convolve2d),
+                    ("conv2d_forward", conv.conv2d_forward))},
+                **{f: mv.stride_forgotten_forward(fn, pooling=True) for f, fn in (
+                    ("max_pool2d", pool.max_pool2d), ("avg_pool2d", pool.avg_pool2d),
+                    ("sum_pool2d", pool.sum_pool2d))},
+                **{f: mv.stride_forgotten_backward(f) for f in (
+                    "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward")}}),
+    Mistake("difference_over_h", "the central difference divides by 2h, the distance between x - h and x + h", {
+        "numerical_gradient": mv.numerical_gradient_over_h}),
+    Mistake("x_not_restored", "put x[i] back to its old value after nudging it: later elements were differentiated "
+            "at a moved x", {"numerical_gradient": mv.numerical_gradient_not_restored}),
+    Mistake("relu_grad_at_zero", "at exactly x = 0 the gradient of ReLU is 0 (like PyTorch): pass dout only where "
+            "x > 0, not x >= 0", {"relu_backward": mv.relu_backward_at_zero}),
+]
+
+# Generic mistakes, last. The constant factors apply to every single-array (or scalar) result; N (the batch size,
+# the first axis of the first argument) only to losses and gradients, where a sum and a mean over the batch meet.
+_SINGLE = {"rgb_to_grayscale": image.rgb_to_grayscale, "zero_pad": conv.zero_pad, "correlate2d": conv.correlate2d,
+           "convolve2d": conv.convolve2d, "conv2d_forward": conv.conv2d_forward, "relu": layers.relu,
+           "max_pool2d": pool.max_pool2d, "avg_pool2d": pool.avg_pool2d, "sum_pool2d": pool.sum_pool2d,
+           "flatten": layers.flatten, "dense_forward": layers.dense_forward, "softmax": sm.softmax,
+           "cross_entropy": sm.cross_entropy, "relu_backward": layers.relu_backward,
+           "max_pool2d_backward": pool.max_pool2d_backward, "avg_pool2d_backward": pool.avg_pool2d_backward,
+           "flatten_backward": layers.flatten_backward,
+           "softmax_cross_entropy_backward": sm.softmax_cross_entropy_backward,
+           "numerical_gradient": numerical_gradient}
+_BATCHED = ("cross_entropy", "softmax_cross_entropy_backward", "relu_backward", "max_pool2d_backward",
+            "avg_pool2d_backward", "flatten_backward")
+
+
+def _batch(args):
+    return np.shape(args[0])[0] if np.ndim(args[0]) >= 2 and np.shape(args[0])[0] > 1 else None
+
+
+def _factor(k, only=None):
+    return {f: mv.scaled(fn, k if callable(k) else lambda args: k) for f, fn in _SINGLE.items()
+            if only is None or f in only}
+
+
+_M += [
+    Mistake("off_by_factor_2", "your answer is exactly 2 times the expected one: something is counted twice "
+            "(or a division by 2 is missing)", _factor(2.0), generic=True),
+    Mistake("off_by_factor_half", "your answer is exactly half the expected one: a factor 2 is missing "
+            "(or something is divided by 2 once too often)", _factor(0.5), generic=True),
+    Mistake("off_by_factor_n", "your answer is N times the expected one (N = the batch size): a mean over the "
+            "batch is needed, not a sum (divide by N)", _factor(_batch, _BATCHED), generic=True),
+    Mistake("off_by_factor_1_over_n", "your answer is 1/N of the expected one (N = the batch size): you divided by "
+            "N where the batch is summed, or divided twice", _factor(lambda a: _batch(a) and 1.0 / _batch(a), _BATCHED),
+            generic=True),
+    Mistake("answer_transposed", "your answer is the expected one transposed (rows and columns, the last two axes, "
+            "swapped): check the order of your indices", {f: mv.transposed(fn) for f, fn in _SINGLE.items()},
+            generic=True),
+]
 MISTAKES: dict[str, Mistake] = {m.name: m for m in _M}
 
 
@@ -258,8 +362,26 @@ def mistakes_for(function: str) -> list[Mistake]:
     return [m for m in _M if function in m.variants]
 
 
+_SAME_RTOL = 1e-9  # two routes to one answer (a sum x N, a mean that is not divided) agree far closer than this
+
+
+def _same(a, b) -> bool:
+    """Whether two mistaken answers are one and the same (to rounding): the later mistake is then redundant."""
+    if isinstance(a, Raises) or isinstance(b, Raises):
+        return isinstance(a, Raises) and isinstance(b, Raises) and a == b
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    try:
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=_SAME_RTOL, atol=0.0, equal_nan=True))
+    except (TypeError, ValueError):
+        return False
+
+
 def mistaken_answers(function: str, args: tuple, kwargs: dict) -> dict:
-    """``{mistake name: the answer that mistake gives}`` on these inputs (mistakes that do not apply left out)."""
+    """``{mistake name: the answer that mistake gives}`` on these inputs (mistakes that do not apply left out, and
+    generic ones whose answer an earlier mistake of the catalogue already gives)."""
     answers = {}
     for m in mistakes_for(function):
         copied = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args)
@@ -268,6 +390,6 @@ def mistaken_answers(function: str, args: tuple, kwargs: dict) -> dict:
                 value = m.variants[function](*copied, **kwargs)
         except (ValueError, TypeError, IndexError):
             continue  # the mistake cannot be expressed on these inputs
-        if value is not None:
+        if value is not None and not (m.generic and any(_same(value, v) for v in answers.values())):
             answers[m.name] = value
     return answers

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = [
-    "Case", "CaseResult", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
+    "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
     "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "encode_value", "decode_value", "save_cases", "load_cases", "load_public_cases", "public_cases_for",
     "format_student_traceback", "describe_inputs", "compare", "credit",
@@ -124,6 +124,14 @@ class Case:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class Raises:
+    """A mistake's answer that is an exception: code making that mistake raises one of ``type_names`` where the
+    reference returns a value (a stride that does not divide the input rejected, say). Kept in ``diagnoses``."""
+
+    type_names: tuple
+
+
 @dataclass
 class CaseResult:
     case_id: str
@@ -163,6 +171,8 @@ def encode_value(value, arrays: dict):
         if name is None:
             raise ValueError(f"callable {value!r} is not in CALLABLES")
         return {"callable": name}
+    if isinstance(value, Raises):
+        return {"raises": list(value.type_names)}
     if isinstance(value, tuple):
         return {"tuple": [encode_value(v, arrays) for v in value]}
     if isinstance(value, list):
@@ -190,6 +200,8 @@ def decode_value(obj, arrays):
             return {k: decode_value(v, arrays) for k, v in inner.items()}
         if tag == "callable":
             return CALLABLES[inner]
+        if tag == "raises":
+            return Raises(tuple(inner))
         raise ValueError(f"unknown encoded tag {tag!r}")
     return obj
 
@@ -436,7 +448,7 @@ def _diagnose(got, case: Case) -> list[str]:
     found = []
     case = Case(**{**case.__dict__, "dtype": None})  # a wrong dtype is reported on its own, not a different mistake
     for name, mistaken in case.diagnoses.items():
-        if _matches(mistaken, case.expected, case):
+        if isinstance(mistaken, Raises) or _matches(mistaken, case.expected, case):
             continue
         if isinstance(mistaken, tuple) and isinstance(got, (tuple, list)) and len(got) == len(mistaken):
             changed = [i for i, (m, e) in enumerate(zip(mistaken, case.expected)) if not _matches(m, e, case)]
@@ -446,6 +458,12 @@ def _diagnose(got, case: Case) -> list[str]:
         elif _matches(got, mistaken, case):
             found.append(name)
     return found
+
+
+def _diagnose_exception(type_names, case: Case) -> list[str]:
+    """Names of the known mistakes that raise what the student's code raised (``type_names``: its class and bases)."""
+    return [name for name, mistaken in case.diagnoses.items()
+            if isinstance(mistaken, Raises) and set(mistaken.type_names) & set(type_names)]
 
 
 def format_student_traceback(exc: BaseException) -> str:
@@ -558,8 +576,9 @@ def run_case(case: Case, call) -> CaseResult:
         if case.kind == "raises":
             return result("failed", 0, [WRONG_EXCEPTION_MESSAGE.format(
                 function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb])
-        return result("error", 0, [EXCEPTION_MESSAGE.format(function=case.function, type=names[0],
-                                                            message=message), tb.rstrip()])
+        found = _diagnose_exception(names, case)
+        return result("error", 0, [EXCEPTION_MESSAGE.format(function=case.function, type=names[0], message=message),
+                                   tb.rstrip(), *_diagnosis_lines(found, case)], ", ".join(found) or None)
     if case.kind == "raises":
         return result("failed", 0, [RAISES_MESSAGE.format(function=case.function, expected=" or ".join(case.raises),
                                                           got=_short(got) if got is not None else "None")])
@@ -569,8 +588,11 @@ def run_case(case: Case, call) -> CaseResult:
     if not problems:
         return result("passed", case.points, [])
     names = _diagnose(got, case)
-    lines = problems + [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
-    return result("failed", 0, lines, ", ".join(names) or None)
+    return result("failed", 0, problems + _diagnosis_lines(names, case), ", ".join(names) or None)
+
+
+def _diagnosis_lines(names, case: Case) -> list[str]:
+    return [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
 
 
 def credit(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:

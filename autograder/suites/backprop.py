@@ -34,8 +34,8 @@ def _pool_dout(rng, x, size, stride=None):
     return _r(rng, *max_pool2d(x, size, stride).shape, dtype=x.dtype)
 
 
-def _grad(cid, name, x, rng, out_shape, public=False):
-    return case("numerical_gradient", cid, CALLABLES[name], x, _r(rng, *out_shape), public=public,
+def _grad(cid, name, x, rng, out_shape, public=False, points=1.0):
+    return case("numerical_gradient", cid, CALLABLES[name], x, _r(rng, *out_shape), public=public, points=points,
                 rtol=NUMERIC_RTOL, atol=NUMERIC_ATOL)
 
 
@@ -45,7 +45,7 @@ def cases():
         _grad("square", "square", _r(rng, 3, 4), rng, (3, 4), public=True),
         _grad("sin", "sin", _r(rng, 2, 3, 2), rng, (2, 3, 2)),
         _grad("cube-rows", "cube_sum_rows", _r(rng, 4, 3), rng, (4,)),
-        _grad("matmul", "matmul_fixed", _r(rng, 2, 3), rng, (2, 4)),
+        _grad("matmul", "matmul_fixed", _r(rng, 2, 3), rng, (2, 4), points=0.5),
         _grad("exp-normalised", "exp_normalised", _r(rng, 5), rng, (5,)),
     ]
     x = _r(rng, 3, 4)
@@ -53,8 +53,9 @@ def cases():
         case("relu_backward", "matrix", _r(rng, 3, 4), x, public=True),
         case("relu_backward", "nchw", _r(rng, 2, 3, 4, 4), _r(rng, 2, 3, 4, 4)),
         case("relu_backward", "float32", _r(rng, 2, 5, dtype=np.float32), _r(rng, 2, 5, dtype=np.float32)),
-        case("relu_backward", "all-negative", _r(rng, 6), -np.abs(_r(rng, 6)) - 0.1),
-        case("relu_backward", "bad-shapes", _r(rng, 3, 4), _r(rng, 4, 3), kind="raises", raises=("ValueError",)),
+        case("relu_backward", "all-negative", _r(rng, 6), -np.abs(_r(rng, 6)) - 0.1, points=0.5),
+        case("relu_backward", "bad-shapes", _r(rng, 3, 4), _r(rng, 4, 3), kind="raises", raises=("ValueError",),
+             points=0.5),
     ]
     out += [
         _conv("single-3x3-pad1", rng, 1, 1, 5, 5, 1, 3, 3, pad=1, public=True),
@@ -81,7 +82,7 @@ def cases():
             ("float32", _r(rng, 2, 2, 4, 4, dtype=np.float32), {}, False),
             ("all-equal", np.ones((1, 2, 4, 4)), {}, False)]:
         mp.append(case("max_pool2d_backward", cid, _pool_dout(rng, xx, kw.get("size", 2), kw.get("stride")), xx,
-                       public=public, **kw))
+                       public=public, points=0.5 if cid == "all-equal" else 1.0, **kw))
     mp.append(case("max_pool2d_backward", "bad-dout-shape", _r(rng, 1, 1, 3, 3), _r(rng, 1, 1, 4, 4),
                    kind="raises", raises=("ValueError",)))
     out += mp
@@ -117,4 +118,24 @@ def cases():
         case("softmax_cross_entropy_backward", "bad-label", _r(rng, 2, 3), np.array([0, -1]), kind="raises",
              raises=("ValueError",)),
     ]
+    out += _added_cases()
     return out
+
+
+def _added_cases():
+    """Rows added for mistakes real submissions made (autograder.mistakes); their own generator, so the rows above
+    keep their inputs."""
+    rng = np.random.default_rng(31)
+    x_pool = _r(rng, 1, 2, 4, 5)
+    relu_out = np.maximum(np.round(_r(rng, 2, 3, 3, 3)), 0)  # a ReLU's output, fed on: many exact zeros
+    return [
+        # f couples the elements of x, so an x left nudged changes every later element's gradient.
+        _grad("exp-normalised-matrix", "exp_normalised", _r(rng, 2, 3), rng, (2, 3), public=True, points=0.5),
+        # The convention at exactly x = 0: the gradient is 0 there (the docstring says so, like PyTorch).
+        case("relu_backward", "exact-zeros", _r(rng, 3, 4), np.array([[0.0, 1.5, -2.0, 0.0], [0.0, 0.0, 3.0, -1.0],
+                                                                     [2.0, 0.0, -0.5, 0.0]]), points=0.5, public=True),
+        case("relu_backward", "relu-output", _r(rng, *relu_out.shape), relu_out, points=0.5),
+        # Overlapping windows (stride 1): neighbouring windows often share their maximum, which collects both.
+        case("max_pool2d_backward", "overlap-stride1", _pool_dout(rng, x_pool, 2, 1), x_pool, size=2, stride=1,
+             points=0.5, public=True),
+    ]

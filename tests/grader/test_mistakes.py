@@ -14,12 +14,14 @@ import reference.layers as layers
 import reference.pool as pool
 import reference.softmax_ce as sm
 from autograder.mistakes import MISTAKES
-from autograder.student.convkit_check import call_in_namespace, run_case
+from autograder.student.convkit_check import Raises, call_in_namespace, run_case
 from autograder.suites import ASSIGNMENTS, cases_for
 from reference.gradcheck import numerical_gradient
 
 GRADED = [a for a in ASSIGNMENTS if a != "cnn"]
 MIN_MISTAKES = 10
+# Mistakes no public case can show, and why (a public row needs points that the function does not have left).
+HIDDEN_ONLY = {"output_size_rounded": "output_size's 5 points are ten half-point rows, none of them free"}
 
 
 def _all_cases():
@@ -141,6 +143,158 @@ SUBMISSIONS = [
 ]
 
 
+def _pairs(size, stride):
+    k = size if isinstance(size, tuple) else (size, size)
+    s = size if stride is None else stride
+    return k, s if isinstance(s, tuple) else (s, s)
+
+
+def _pad_pair(pad):
+    return (pad, pad) if isinstance(pad, int) else pad
+
+
+def _maxpool_back_loops(assign=False, window_assign=False, split=False):
+    """A CS231n-style max_pool2d_backward: a loop over every window of every channel of every image."""
+    def backward(dout, x, size=2, stride=None):
+        pool.max_pool2d_backward(dout, x, size, stride)  # the input checks of the stub's header
+        (kh, kw), (sh, sw) = _pairs(size, stride)
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(dout.shape):
+            window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            if split:
+                mask = window == np.max(window)
+                dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask / np.sum(mask) * dout[n, c, i, j]
+                continue
+            r, q = np.unravel_index(np.argmax(window), window.shape)
+            if window_assign:
+                mask = np.zeros_like(window)
+                mask[r, q] = 1
+                dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] = mask * dout[n, c, i, j]
+            elif assign:
+                dx[n, c, i * sh + r, j * sw + q] = dout[n, c, i, j]
+            else:
+                dx[n, c, i * sh + r, j * sw + q] += dout[n, c, i, j]
+        return dx
+    return backward
+
+
+def _avgpool_back_assigned(dout, x, size=2, stride=None):
+    pool.avg_pool2d_backward(dout, x, size, stride)
+    (kh, kw), (sh, sw) = _pairs(size, stride)
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] = dout[n, c, i, j] / (kh * kw)
+    return dx
+
+
+def _conv_loops(bias="once"):
+    """conv2d_forward as loops over outputs (and channels or kernel taps), adding the bias ``bias`` times."""
+    def forward(x, w, b, stride=1, pad=0):
+        conv.conv2d_forward(x, w, b, stride, pad)  # the input checks
+        (sh, sw), (ph, pw) = _pairs(stride, stride)[1], _pad_pair(pad)
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        (n_, c_, hp, wp), (f_, _, kh, kw) = xp.shape, w.shape
+        out = np.zeros((n_, f_, (hp - kh) // sh + 1, (wp - kw) // sw + 1), dtype=np.result_type(x, w, b))
+        for n, f, i, j in np.ndindex(out.shape):
+            window = xp[n, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            if bias == "inside":
+                out[n, f, i, j] = np.sum(window * w[f] + b[f])
+            elif bias == "per-channel":
+                for c in range(c_):
+                    out[n, f, i, j] += np.sum(window[c] * w[f, c]) + b[f]
+            elif bias == "per-tap":
+                for a, q in np.ndindex(kh, kw):
+                    out[n, f, i, j] += np.sum(window[:, a, q] * w[f, :, a, q]) + b[f]
+            else:
+                assert (hp - kh) % sh == 0 and (wp - kw) % sw == 0, "stride does not fit"
+                out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+        return out
+    return forward
+
+
+def _conv_back_crop(crop):
+    def backward(dout, x, w, stride=1, pad=0):
+        ph, pw = _pad_pair(pad)
+        dxp, dw, db = conv.conv2d_backward(dout, np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))), w, stride, 0)
+        return (dxp if crop == "none" else dxp[:, :, ph:-ph, pw:-pw]), dw, db
+    return backward
+
+
+def _maxpool_strict(x, size=2, stride=None):
+    out = pool.max_pool2d(x, size, stride)
+    (kh, kw), (sh, sw) = _pairs(size, stride)
+    if (x.shape[2] - kh) % sh or (x.shape[3] - kw) % sw:
+        raise ValueError("the stride must divide H - KH and W - KW")
+    return out
+
+
+def _maxpool_no_stride_in_slice(x, size=2, stride=None):
+    out = pool.max_pool2d(x, size, stride)
+    (kh, kw), _ = _pairs(size, stride)
+    for i, j in np.ndindex(out.shape[2:]):
+        out[:, :, i, j] = x[:, :, i:i + kh, j:j + kw].max(axis=(2, 3))
+    return out
+
+
+def _central(restore=True, two=True):
+    def gradient(f, x, dout, h=1e-5):
+        dx = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            plus = np.sum(f(x) * dout)
+            x[i] = old - h
+            minus = np.sum(f(x) * dout)
+            if restore:
+                x[i] = old
+            dx[i] = (plus - minus) / (2 * h if two else h)
+        return dx
+    return gradient
+
+
+def _ce_log_p(z, y):
+    shifted = z - z.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return -np.mean(np.log(p[np.arange(len(y)), y]))
+
+
+def _scel_divided_twice(z, y):
+    dz = sm.softmax(z)
+    dz[np.arange(len(y)), y] -= 1
+    dz /= len(y)
+    return dz / len(y)
+
+
+# The mistakes added for real submissions (issue 9): each made the way student code makes it.
+SUBMISSIONS += [
+    ("log_of_underflowed_probability", "cross_entropy", _ce_log_p),
+    ("logsumexp_overflow", "cross_entropy",
+     lambda z, y: np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(len(y)), y])),
+    ("pool_grad_overwritten", "max_pool2d_backward", _maxpool_back_loops(assign=True)),
+    ("pool_window_overwritten", "max_pool2d_backward", _maxpool_back_loops(window_assign=True)),
+    ("pool_window_overwritten", "avg_pool2d_backward", _avgpool_back_assigned),
+    ("grad_split_between_ties", "max_pool2d_backward", _maxpool_back_loops(split=True)),
+    ("output_size_rounded", "output_size", lambda n, k, stride=1, pad=0: round((n + 2 * pad - k) / stride) + 1),
+    ("bias_in_window_sum", "conv2d_forward", _conv_loops("inside")),
+    ("bias_per_channel", "conv2d_forward", _conv_loops("per-channel")),
+    ("bias_per_kernel_element", "conv2d_forward", _conv_loops("per-tap")),
+    ("stride_must_divide", "conv2d_forward", _conv_loops("once")),
+    ("stride_must_divide", "max_pool2d", _maxpool_strict),
+    ("crop_empty_at_pad_0", "conv2d_backward", _conv_back_crop("p:-p")),
+    ("dx_not_cropped", "conv2d_backward", _conv_back_crop("none")),
+    ("stride_forgotten_in_slice", "max_pool2d", _maxpool_no_stride_in_slice),
+    ("difference_over_h", "numerical_gradient", _central(two=False)),
+    ("x_not_restored", "numerical_gradient", _central(restore=False)),
+    ("relu_grad_at_zero", "relu_backward", lambda dout, x: dout * (x >= 0)),
+    ("off_by_factor_2", "avg_pool2d_backward",
+     lambda dout, x, size=2, stride=None: 2 * pool.avg_pool2d_backward(dout, x, size, stride)),
+    ("off_by_factor_half", "softmax", lambda z: sm.softmax(z) / 2),
+    ("off_by_factor_n", "relu_backward", lambda dout, x: len(x) * dout * (x > 0)),
+    ("off_by_factor_1_over_n", "softmax_cross_entropy_backward", _scel_divided_twice),
+    ("answer_transposed", "max_pool2d", lambda x, size=2, stride=None: pool.max_pool2d(x, size, stride).swapaxes(2, 3)),
+]
+
+
 def test_there_are_at_least_ten_named_mistakes_each_explained():
     assert len(MISTAKES) >= MIN_MISTAKES
     for m in MISTAKES.values():
@@ -151,7 +305,8 @@ def test_there_are_at_least_ten_named_mistakes_each_explained():
 def test_every_mistake_is_distinguishable_on_a_public_and_a_hidden_case(name):
     """Is there, for each mistake, a public and a hidden case whose answer it changes?"""
     visibilities = {c.visibility for c in _all_cases() if name in c.diagnoses}
-    assert visibilities == {"visible", "hidden"}, f"{name} distinguishable only on {visibilities or 'no case'}"
+    want = {"hidden"} if name in HIDDEN_ONLY else {"visible", "hidden"}
+    assert visibilities == want, f"{name} distinguishable only on {visibilities or 'no case'}"
 
 
 def test_every_mistake_has_a_submission_here():
@@ -169,7 +324,9 @@ def test_a_submission_making_the_mistake_is_diagnosed_and_loses_exactly_the_case
     assert changed, f"no case of {function} distinguishes {mistake}"
     for c, r in zip(cases, results):
         if c.case_id in changed:
-            assert r.status == "failed" and mistake in (r.diagnosis or ""), (c.case_id, r.message)
+            # a mistake whose answer is an exception is named on the error it raises
+            want = "error" if isinstance(c.diagnoses[mistake], Raises) else "failed"
+            assert r.status == want and mistake in (r.diagnosis or "").split(", "), (c.case_id, r.message)
             assert MISTAKES[mistake].explanation in r.message
     lost = sum(r.max_points - r.points for r in results)
     assert lost > 0 or all(c.points == 0 for c in cases)  # KERNELS is provided: diagnosed, worth nothing
