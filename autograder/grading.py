@@ -25,7 +25,7 @@ __all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "
 LOAD_FAILED = "the notebook could not be read: {reason}"
 WRONG_ASSIGNMENT = "this notebook is the {other!r} assignment, not {assignment!r}: submit the {assignment} notebook"
 NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's cells: was the right file submitted?"
-HIDDEN_OUTPUT = "hidden case: {status}"
+HIDDEN_OUTPUT = cc.HIDDEN_OUTPUT
 CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
 
 # Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
@@ -101,12 +101,7 @@ def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str 
 
 def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
     hidden = case.visibility != "visible"
-    output = result.message
-    if hidden:
-        output = HIDDEN_OUTPUT.format(status=result.status)
-        if result.diagnosis:
-            output += "\n" + "\n".join(cc.DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, ""))
-                                       for n in result.diagnosis.split(", "))
+    output = cc.hidden_output(result, case) if hidden else result.message
     return {
         "name": f"{case.function} [{case.case_id}]",
         "score": result.points,
@@ -115,7 +110,7 @@ def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
         "output": output,
         "visibility": "after_published" if hidden else "visible",
         "extra_data": {"function": case.function, "case": case.case_id, "kind": result.status,
-                       "diagnosis": result.diagnosis, "hidden": hidden},
+                       "diagnosis": result.diagnosis, "problem": result.problem, "hidden": hidden},
     }
 
 
@@ -170,6 +165,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
         raw = submission.path.read_bytes()
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         source = cc.notebook_source(submission.path)
+        cells = dict(cc.notebook_cells(submission.path))  # the grader's own copy: it names the lines that raised
     except Exception as exc:  # any parse failure of an untrusted file is the submission's problem
         reason = f"{type(exc).__name__}: {str(exc)[:300]}"
         message = LOAD_FAILED.format(reason=reason)
@@ -189,7 +185,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
                     load["cell_errors"] = sandbox.call("__convkit_cell_errors")
                 except SandboxError as exc:
                     load["cell_errors"] = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
-            results = cc.credit_input_checks(cases, run_suite(cases, _sandbox_call(sandbox)))
+            results = cc.credit_input_checks(cases, run_suite(cases, _sandbox_call(sandbox), cells))
             layers, missing = list(sandbox.layers), dict(sandbox.missing)
     except SandboxError as exc:
         message = CRASH_MESSAGE.format(reason=exc)

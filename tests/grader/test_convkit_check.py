@@ -57,7 +57,7 @@ def test_a_correct_answer_passes_with_full_points():
 
 @pytest.mark.parametrize("returned, fragment", [
     (np.zeros((3, 3)), "expected shape (2, 2), got shape (3, 3)"),
-    (np.array([[19, 25], [37, 43]]), "expected a float array, got dtype int64"),
+    (np.array([[19, 25], [37, 42]]), "expected a float array, got dtype int64"),  # and a wrong value beside it
     (np.array([[19.0, np.nan], [37, 43]]), "NaN or infinite"),
     (np.array([[19.0, 25], [37, 44.5]]), "worst at index (1, 1): got 44.5, expected 43, |diff| = 1.5"),
     ("text", "expected an array of shape (2, 2), got str"),
@@ -70,10 +70,49 @@ def test_a_wrong_answer_says_what_differs(returned, fragment):
 
 
 def test_float32_in_float32_out_is_checked_where_the_case_says_so():
-    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32))
+    """Does a right answer in float64 for a float32 case lose exactly the dtype share, with its own status?"""
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32), points=1.0)
     r = _run(case, lambda im, k: np.array([[19.0, 25], [37, 43]]))
-    assert r.status == "failed" and cc.DTYPE_MESSAGE.format(what="result", expected="float32", got="float64") in \
-        r.message
+    assert (r.status, r.points, r.problem) == ("dtype", 1.0 - cc.DTYPE_SHARE, cc.WRONG_DTYPE)
+    assert cc.DTYPE_MESSAGE.format(what="result", expected="float32", got="float64") in r.message
+    assert r.wrong == (("result", cc.WRONG_DTYPE, "float64"),)
+    assert _run(case, lambda im, k: np.array([[19.0, 25], [37, 43]], dtype=np.float32)).passed
+
+
+def test_a_right_integer_answer_to_a_float_case_is_a_dtype_problem_only():
+    r = _run(_case(), lambda im, k: np.array([[19, 25], [37, 43]]))
+    assert (r.status, r.points) == ("dtype", 1.0 - cc.DTYPE_SHARE)
+    assert cc.DTYPE_KIND_MESSAGE.format(what="result", got="int64") in r.message
+
+
+def test_a_wrong_dtype_never_hides_wrong_values():
+    """Is an answer wrong in dtype and in values a failure that reports both (and earns nothing)?"""
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32))
+    r = _run(case, lambda im, k: np.array([[19.0, 25], [37, 44]]))
+    assert (r.status, r.points, r.problem) == ("failed", 0.0, cc.WRONG_VALUES)
+    assert "expected dtype float32" in r.message and "worst at index (1, 1)" in r.message
+
+
+def test_every_output_of_a_tuple_follows_the_dtype_rule():
+    f32 = np.float32
+    expected = (np.ones((2, 2), f32), np.zeros(3, f32), np.arange(2.0, dtype=f32))
+    case = _case(function="dense_backward", expected=expected, output_names=("dx", "dw", "db"), dtype="float32",
+                 points=0.5)
+    r = _run(case, lambda *a: (np.ones((2, 2), f32), np.zeros(3), np.arange(2.0)))
+    assert (r.status, r.points) == ("dtype", 0.5 * (1 - cc.DTYPE_SHARE))
+    assert [w[0] for w in r.wrong] == ["dw", "db"]
+    hidden = cc.hidden_output(r, case)
+    assert cc.DTYPE_MESSAGE.format(what="dw", expected="float32", got="float64") in hidden
+    assert "dx" not in hidden
+
+
+def test_a_wrong_dtype_answer_that_matches_a_mistake_is_diagnosed():
+    flipped = np.array([[5.0, 11], [23, 29]], dtype=np.float32)
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32),
+                 diagnoses={"flipped_kernel": flipped}, explanations={"flipped_kernel": "no flip"})
+    r = _run(case, lambda im, k: flipped.astype(np.float64))
+    assert (r.status, r.diagnosis) == ("failed", "flipped_kernel")
+    assert cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip") in cc.hidden_output(r, case)
 
 
 def test_none_stub_exception_timeout_and_missing_each_have_their_status():
