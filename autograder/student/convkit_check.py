@@ -698,7 +698,9 @@ def run_case(case: Case, call, cells=None) -> CaseResult:
             return result("stub", 0, [STUB_MESSAGE.format(function=case.function)], IS_STUB)
         if case.kind == "raises" and set(names) & set(case.raises):
             return result("passed", case.points, [])
-        found = {"raised": builtin_exception_name(names), "line": student_line(_frames(exc), cells)}
+        # A remote exception's line is read from the grader's cells only, never from this process's linecache.
+        where = cells if cells is not None or not isinstance(exc, StudentException) else {}
+        found = {"raised": builtin_exception_name(names), "line": student_line(_frames(exc), where)}
         if case.kind == "raises":
             return result("failed", 0, [WRONG_EXCEPTION_MESSAGE.format(
                 function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb],
