@@ -28,7 +28,7 @@ __all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "
 LOAD_FAILED = "the notebook could not be read: {reason}"
 WRONG_ASSIGNMENT = "this notebook is the {other!r} assignment, not {assignment!r}: submit the {assignment} notebook"
 NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's cells: was the right file submitted?"
-HIDDEN_OUTPUT = "hidden case: {status}"
+HIDDEN_OUTPUT = cc.HIDDEN_OUTPUT
 CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
 _TEXT_CAP = 20_000  # characters of any one string in a result (a case's message, a load error)
 
@@ -114,12 +114,7 @@ def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str 
 
 def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
     hidden = case.visibility != "visible"
-    output = result.message
-    if hidden:
-        output = HIDDEN_OUTPUT.format(status=result.status)
-        if result.diagnosis:
-            output += "\n" + "\n".join(cc.DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, ""))
-                                       for n in result.diagnosis.split(", "))
+    output = cc.hidden_output(result, case) if hidden else result.message
     return {
         "name": f"{case.function} [{case.case_id}]",
         "score": result.points,
@@ -128,7 +123,7 @@ def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
         "output": output,
         "visibility": "after_published" if hidden else "visible",
         "extra_data": {"function": case.function, "case": case.case_id, "kind": result.status,
-                       "diagnosis": result.diagnosis, "hidden": hidden},
+                       "diagnosis": result.diagnosis, "problem": result.problem, "hidden": hidden},
     }
 
 
@@ -211,6 +206,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
                        load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)
     source = cc.notebook_source(nb)
+    cells = dict(cc.notebook_cells(nb))  # the grader's own copy: it names the lines that raised
     try:
         with Sandbox(source, limits=limits, trusted_preamble=_worker_preamble()) as sandbox:
             load = dict(sandbox.load_report)
@@ -225,9 +221,9 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
             public = [c for c in cases if c.visibility == "visible"]
             hidden = [c for c in cases if c.visibility != "visible"]
             call = _sandbox_call(sandbox)
-            by_case = dict(zip(map(id, public), run_suite(public, call), strict=True))
+            by_case = dict(zip(map(id, public), run_suite(public, call, cells), strict=True))
             public_seconds = time.perf_counter() - started
-            by_case.update(zip(map(id, hidden), run_suite(hidden, call), strict=True))
+            by_case.update(zip(map(id, hidden), run_suite(hidden, call, cells), strict=True))
             results = cc.credit(cases, [by_case[id(c)] for c in cases])
             layers, missing = list(sandbox.layers), dict(sandbox.missing)
     except SandboxError as exc:

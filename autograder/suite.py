@@ -28,8 +28,8 @@ _PYTEST_ARGS = ["-q", "--disable-plugin-autoload", "-p", "no:cacheprovider", "-p
 
 
 class _GradingPlugin:
-    def __init__(self, cases, call):
-        self.cases, self.call, self.results = cases, call, {}
+    def __init__(self, cases, call, cells):
+        self.cases, self.call, self.cells, self.results = cases, call, cells, {}
 
     def pytest_generate_tests(self, metafunc):
         if "graded_case" in metafunc.fixturenames:
@@ -40,19 +40,24 @@ class _GradingPlugin:
         return self.call
 
     @pytest.fixture
+    def student_cells(self):
+        return self.cells
+
+    @pytest.fixture
     def record(self):
         return lambda result: self.results.__setitem__((result.function, result.case_id), result)
 
 
-def run_suite(cases, call) -> list:
-    """Run the graded suite over ``cases`` with ``call`` and return one CaseResult per case, in order.
+def run_suite(cases, call, cells=None) -> list:
+    """Run the graded suite over ``cases`` with ``call`` and return one CaseResult per case, in order. ``cells``
+    (cell number -> source) lets a result name the student's line that raised.
 
     A case whose test did not record a result (which would mean a bug in the suite, not in the submission) raises
     RuntimeError rather than being scored silently.
     """
     if not cases:
         return []
-    plugin = _GradingPlugin(cases, call)
+    plugin = _GradingPlugin(cases, call, cells)
     sink = io.StringIO()
     with redirect_stdout(sink), redirect_stderr(sink):
         code = pytest.main([*_PYTEST_ARGS, str(SUITE_FILE)], plugins=[plugin])

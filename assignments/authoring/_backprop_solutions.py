@@ -90,7 +90,8 @@ _CELLS = {
             - x: the forward input ``(N, D)``
             - w: weights ``(D, M)``
 
-            Returns ``(dx, dw, db)`` of shapes ``(N, D)``, ``(D, M)``, ``(M,)``.
+            Returns ``(dx, dw, db)`` of shapes ``(N, D)``, ``(D, M)``, ``(M,)``, each float32 when dout, x and w
+            are all float32 (float32 in, float32 out), else float64.
             """
             x = as_float_array(x, "x", 2, "(N, D)")
             w = as_float_array(w, "w", 2, "(D, M)")
@@ -116,7 +117,7 @@ _CELLS = {
             - dout: upstream gradient ``(N, D)``
             - x_shape: the forward input's shape, e.g. ``(N, C, H, W)`` with ``C*H*W == D``
 
-            Returns ``dx`` of shape ``x_shape``.
+            Returns ``dx`` of shape ``x_shape``; float32 for a float32 dout (float32 in, float32 out), else float64.
             """
             dout = as_float_array(dout, "dout", 2, "(N, D)")
             if not isinstance(x_shape, (tuple, list)) or not all(
@@ -138,7 +139,8 @@ _CELLS = {
             - z: logits ``(N, K)``
             - y: integer labels ``(N,)`` in ``[0, K)``
 
-            Returns ``dz`` of shape ``(N, K)``: ``(softmax(z) - onehot(y)) / N``.
+            Returns ``dz`` of shape ``(N, K)``: ``(softmax(z) - onehot(y)) / N``; float32 for a float32 z
+            (float32 in, float32 out), else float64.
             """
             z = as_float_array(z, "z", 2, "(N, K)")
             y = as_array(y, "y", 1, "(N,)")
@@ -174,7 +176,9 @@ _CELLS = {
             - size: window ``KH x KW``, an int or an ``(h, w)`` pair
             - stride: ``SH, SW``, an int or an ``(h, w)`` pair; defaults to ``size``
 
-            Returns ``dx`` of shape ``(N, C, H, W)``; ``H' = (H - KH) // SH + 1``, ``W' = (W - KW) // SW + 1``.
+            Returns ``dx`` of shape ``(N, C, H, W)``; ``H' = (H - KH) // SH + 1``, ``W' = (W - KW) // SW + 1``;
+            float32 when dout and x are both float32 (float32 in, float32 out), else float64
+            (``np.zeros(shape)`` is float64: give it the dtype).
             """
             x, dout, (KH, KW), (SH, SW) = _pool_inputs(dout, x, size, stride)
         ''', '''
@@ -195,7 +199,8 @@ _CELLS = {
 
             Inputs as ``max_pool2d_backward``: ``dout (N, C, H', W')``, ``x (N, C, H, W)``, ``size``, ``stride``.
 
-            Returns ``dx`` of shape ``(N, C, H, W)``.
+            Returns ``dx`` of shape ``(N, C, H, W)``; float32 when dout and x are both float32
+            (float32 in, float32 out), else float64.
             """
             x, dout, (KH, KW), (SH, SW) = _pool_inputs(dout, x, size, stride)
         ''', '''
@@ -218,8 +223,9 @@ _CELLS = {
             - stride: ``SH, SW``, an int or an ``(h, w)`` pair
             - pad: ``PH, PW`` zeros on each side, an int or an ``(h, w)`` pair
 
-            Returns ``(dx, dw, db)`` of shapes ``(N, C, H, W)``, ``(F, C, KH, KW)``, ``(F,)``;
-            ``H' = (H + 2*PH - KH) // SH + 1``, ``W' = (W + 2*PW - KW) // SW + 1``.
+            Returns ``(dx, dw, db)`` of shapes ``(N, C, H, W)``, ``(F, C, KH, KW)``, ``(F,)``, each float32 when
+            dout, x and w are all float32 (float32 in, float32 out), else float64; ``H' = (H + 2*PH - KH) // SH + 1``,
+            ``W' = (W + 2*PW - KW) // SW + 1``.
             """
             x = as_float_array(x, "x", 4, "(N, C, H, W)")
             w = as_float_array(w, "w", 4, "(F, C, KH, KW)")

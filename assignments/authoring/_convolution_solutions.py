@@ -23,7 +23,7 @@ def solutions() -> dict:
                 - img: (H, W, 3), uint8 (0..255) or float, channels in R, G, B order
 
                 Returns:
-                - gray: (H, W); float32 for float32 input, float64 otherwise
+                - gray: (H, W); float32 for a float32 img (float32 in, float32 out), float64 for any other img
                 """
                 img = as_array(img, "img", 3, "(H, W, 3)")
                 if img.shape[2] != 3:
@@ -63,7 +63,7 @@ def solutions() -> dict:
                 - pad: int P or pair (PH, PW) >= 0: rows added at top and bottom, columns at left and right
 
                 Returns:
-                - xp: (..., H + 2*PH, W + 2*PW), same dtype as x, with x in the middle
+                - xp: (..., H + 2*PH, W + 2*PW), the dtype of x (float32 in, float32 out), with x in the middle
                 """
                 x = as_array(x, "x")
                 if x.ndim < 2:
@@ -90,8 +90,8 @@ def solutions() -> dict:
                   on every side)
 
                 Returns:
-                - out: (H', W'), H' = (H + top + bottom - KH) // SH + 1 (likewise W'); float32 only when image
-                  and kernel are both float32, else float64
+                - out: (H', W'), H' = (H + top + bottom - KH) // SH + 1 (likewise W'); float32 when image and
+                  kernel are both float32 (float32 in, float32 out), else float64
                 """
                 image = as_float_array(image, "image", 2, "(H, W)")
                 kernel = as_float_array(kernel, "kernel", 2, "(KH, KW)")
@@ -124,7 +124,8 @@ def solutions() -> dict:
             def convolve2d(image, kernel, stride=1, pad=0):
                 """True convolution: the kernel flipped in both axes (turned 180 degrees), then correlate2d.
 
-                Inputs and returns as correlate2d: image (H, W), kernel (KH, KW) -> out (H', W').
+                Inputs and returns as correlate2d: image (H, W), kernel (KH, KW) -> out (H', W'), float32 when
+                image and kernel are both float32 (float32 in, float32 out), else float64.
                 """
                 kernel = as_float_array(kernel, "kernel", 2, "(KH, KW)")
             ''', '''
@@ -145,7 +146,8 @@ def solutions() -> dict:
 
                 Returns:
                 - out: (N, F, H', W'), H' = (H + 2*PH - KH) // SH + 1, W' = (W + 2*PW - KW) // SW + 1;
-                  float32 only when x, w and b are all float32
+                  float32 when x, w and b are all float32 (float32 in, float32 out), else float64
+                  (np.zeros(shape) is float64: give it the dtype)
                 """
                 x = as_float_array(x, "x", 4, "(N, C, H, W)")
                 w = as_float_array(w, "w", 4, "(F, C, KH, KW)")

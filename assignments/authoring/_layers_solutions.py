@@ -24,7 +24,8 @@ _POOL_DOC = '''
     - stride: SH, SW, an int or an (h, w) pair; defaults to size
 
     Returns:
-    - out: (N, C, H', W'), H' = (H - KH) // SH + 1, W' = (W - KW) // SW + 1, dtype of x (float32 stays float32)
+    - out: (N, C, H', W'), H' = (H - KH) // SH + 1, W' = (W - KW) // SW + 1; float32 for a float32 x
+      (float32 in, float32 out), else float64 (np.zeros(shape) is float64: give it the dtype)
     """'''
 
 _WINDOWS = '''
@@ -62,7 +63,7 @@ def solutions() -> dict:
                 - x: any shape, e.g. (N, C, H, W) or (N, D)
 
                 Returns:
-                - out: the shape and float dtype of x
+                - out: the shape of x; float32 for a float32 x (float32 in, float32 out), else float64
                 """
                 x = as_float_array(x, "x")
             ''', '''
@@ -79,7 +80,8 @@ def solutions() -> dict:
                 - x: (N, ...), e.g. (N, C, H, W)
 
                 Returns:
-                - out: (N, D), D the product of the other axes, in row-major (C) order
+                - out: (N, D), D the product of the other axes, in row-major (C) order; float32 for a float32 x
+                  (float32 in, float32 out), else float64
                 """
                 x = as_float_array(x, "x")
                 if x.ndim < 2:
@@ -98,7 +100,7 @@ def solutions() -> dict:
                 - b: biases (M,)
 
                 Returns:
-                - out: (N, M); float32 only when x, w and b are all float32
+                - out: (N, M); float32 when x, w and b are all float32 (float32 in, float32 out), else float64
                 """
                 x = as_float_array(x, "x", 2, "(N, D)")
                 w = as_float_array(w, "w", 2, "(D, M)")
@@ -119,7 +121,8 @@ def solutions() -> dict:
                 - z: logits (N, K) (any shape with the K classes last)
 
                 Returns:
-                - p: the shape of z; each row is >= 0 and sums to 1
+                - p: the shape of z; each row is >= 0 and sums to 1; float32 for a float32 z (float32 in, float32 out),
+                  else float64
                 """{_logit_checks("None")}
             ''', '''
             shifted = z - z.max(axis=-1, keepdims=True)  # the largest exponent is e^0: no overflow
@@ -135,7 +138,7 @@ def solutions() -> dict:
                 - y: integer labels (N,) in [0, K)
 
                 Returns:
-                - loss: a NumPy scalar of the dtype of z
+                - loss: a number (a NumPy scalar of the dtype of z, or a Python float: its dtype is not graded)
                 """{_logit_checks(2)}
                 y = as_array(y, "y", 1, "(N,)")
                 if not np.issubdtype(y.dtype, np.integer):

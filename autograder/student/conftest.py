@@ -15,7 +15,7 @@ if str(HERE) not in sys.path:  # `python -I -m pytest` does not put the folder o
     sys.path.insert(0, str(HERE))
 
 from convkit_check import (CELL_ERROR_MESSAGE, CELL_ERRORS, SUMMARY_MESSAGE,  # noqa: E402
-                           load_notebook, load_public_cases)
+                           load_notebook, load_public_cases, numpy_version_warning)
 
 NOTEBOOK_ENV = "CONVKIT_NOTEBOOK"
 _STATE: dict = {"passed": 0, "total": 0, "cell_errors": []}
@@ -53,6 +53,9 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     write = terminalreporter.write_line
+    warning = numpy_version_warning(HERE)
+    if warning:  # at the end, beside the verdicts: they may not be the grader's
+        write(warning, yellow=True)
     for error in _STATE["cell_errors"]:
         write(CELL_ERROR_MESSAGE.format(**error))
     for report in terminalreporter.stats.get("failed", []):

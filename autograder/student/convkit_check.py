@@ -5,22 +5,30 @@ Shipped into every release folder beside the notebook, so it imports only NumPy,
 * ``check("correlate2d", correlate2d)`` -- run the public cases of one function in the notebook and print a report.
 * ``load_notebook(path)`` / ``notebook_source(path)`` -- the code a submission defines (solution and setup cells;
   nbgrader test cells and cells tagged ``convkit-demo`` are skipped, IPython magics are commented out).
-* ``run_case(case, call)`` -- one graded case -> :class:`CaseResult`. ``call(name, args, kwargs)`` runs the student's
-  function, in-process here or through the grader's sandbox proxy, which reports a remote failure by raising
-  :class:`StudentException`, :class:`CallTimeout` or :class:`FunctionMissing`.
+* ``run_case(case, call, cells)`` -- one graded case -> :class:`CaseResult`. ``call(name, args, kwargs)`` runs the
+  student's function, in-process here or through the grader's sandbox proxy, which reports a remote failure by raising
+  :class:`StudentException`, :class:`CallTimeout` or :class:`FunctionMissing`; ``cells`` (cell number -> source, the
+  grader's own copy of the notebook) names the student's line where the function raised.
+* ``hidden_output(result, case)`` -- what a hidden case tells the student: its status, the problem the grader found
+  (never an input, an expected or a returned value, nor a string the student's code made), the named mistake.
+* The dtype rule, the same for every function and every output of a tuple or dict: a float array result has the
+  case's dtype, the dtype of its floating inputs (float32 in, float32 out). Right values in another dtype earn the
+  case's points less :data:`DTYPE_SHARE` (status "dtype").
 * Public cases live in ``public_cases.json`` + ``public_cases.npz`` next to this file (see ``encode_value``).
 """
 from __future__ import annotations
 
+import builtins
 import json
 import linecache
 import numbers
 import os
+import re
 import sys
 import traceback
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -28,19 +36,35 @@ __all__ = [
     "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
     "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "encode_value", "decode_value", "save_cases", "load_cases", "load_public_cases", "public_cases_for",
-    "format_student_traceback", "describe_inputs", "compare", "credit",
-    "STUB_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
+    "format_student_traceback", "describe_inputs", "compare", "credit", "hidden_output",
+    "builtin_exception_name", "student_line", "numpy_version_warning", "PROBLEMS", "DTYPE_SHARE",
+    "STUB_MESSAGE", "DTYPE_MESSAGE", "DTYPE_POINTS_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES",
+    "NUMPY_VERSION_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
 ]
 
 # ---- tolerances (the suites copy them into each case; a case may tighten or loosen them) ----
 RTOL_FLOAT64, ATOL_FLOAT64 = 1e-7, 1e-9
 RTOL_FLOAT32, ATOL_FLOAT32 = 1e-4, 1e-5
-STATUSES = ("passed", "failed", "error", "stub", "timeout", "missing", "unconfirmed")
+STATUSES = ("passed", "dtype", "failed", "error", "stub", "timeout", "missing", "unconfirmed")
+# A right answer in the wrong dtype loses this share of the case's points (invariant 9: a convention costs at most
+# its own share). A quarter: with whole and half points per case, every score stays an exact binary fraction.
+DTYPE_SHARE = 0.25
 PUBLIC_JSON, PUBLIC_NPZ = "public_cases.json", "public_cases.npz"
 FORMAT_VERSION = 1
 DEMO_TAG = "convkit-demo"
 CELL_ERRORS = "__convkit_cell_errors__"
 _MAX_TRACEBACK_FRAMES = 6
+_MAX_LINE_CHARS = 160
+
+# ---- problems: what run_case found wrong, computed by the grader (all that a hidden case reports) ----
+WRONG_TYPE, WRONG_SHAPE, NON_FINITE, WRONG_VALUES, WRONG_DTYPE = (
+    "wrong-type", "wrong-shape", "non-finite", "wrong-values", "wrong-dtype")
+RETURNED_NONE, RAISED, NOT_RAISED, WRONG_EXCEPTION = "returned-none", "raised", "did-not-raise", "wrong-exception"
+TIMED_OUT, NOT_DEFINED, IS_STUB, LOW_SCORE = "timeout", "missing", "stub", "low-score"
+UNCONFIRMED = "unconfirmed"  # credit(): a public or bad-input case of a function that passed no hidden case
+ANSWER_PROBLEMS = (WRONG_TYPE, WRONG_SHAPE, NON_FINITE, WRONG_VALUES, WRONG_DTYPE)  # most severe first
+PROBLEMS = ANSWER_PROBLEMS + (RETURNED_NONE, RAISED, NOT_RAISED, WRONG_EXCEPTION, TIMED_OUT, NOT_DEFINED, IS_STUB,
+                              LOW_SCORE, UNCONFIRMED)
 
 # ---- messages a student reads (tests import and match these) ----
 STUB_MESSAGE = ("{function} is not implemented yet: replace `raise NotImplementedError()` in its solution cell "
@@ -73,6 +97,31 @@ UNCONFIRMED_CHECK_MESSAGE = ("rejecting bad input earns points once {function} a
 SUMMARY_MESSAGE = "{passed} of {total} public cases passed — hidden cases are graded too"
 NO_CASES_MESSAGE = "no public cases for {function} in {path}"
 SCORE_MESSAGE = "{what}: {detail}"
+DTYPE_POINTS_MESSAGE = ("the values are right, only the dtype is wrong: {points:g} of {max_points:g} points (a wrong "
+                        "dtype costs {share:.0%} of a case)")
+NUMPY_VERSION_MESSAGE = ("warning: you run NumPy {here}, the grader NumPy {grader} (the public cases were frozen with "
+                         "it); code can behave differently across NumPy major versions (from NumPy 2 on, putting a "
+                         "size-1 array into one element is an error), so install the grader's: "
+                         "python -m pip install \"numpy>={major},<{next}\"")
+# What a hidden case says (beside its name): its status, then the grader's own findings, never the student's values.
+HIDDEN_OUTPUT = "hidden case: {status}"
+HIDDEN_PROBLEM_MESSAGES = {
+    WRONG_TYPE: "{what}: not the kind of value expected (an array, a tuple of arrays, a number)",
+    WRONG_SHAPE: "{what}: wrong shape",
+    NON_FINITE: "{what}: NaN or infinite values where the expected values are finite",
+    WRONG_VALUES: "{what}: right shape, wrong values",
+    RETURNED_NONE: NONE_MESSAGE,
+    RAISED: "{function} raised {type}",
+    NOT_RAISED: "expected {function} to raise {expected} for this bad input, but it returned a value",
+    WRONG_EXCEPTION: "expected {function} to raise {expected} for this bad input, but it raised {type}",
+    TIMED_OUT: TIMEOUT_MESSAGE,
+    NOT_DEFINED: MISSING_MESSAGE,
+    IS_STUB: STUB_MESSAGE,
+    LOW_SCORE: "{points:g} of {max_points:g} points by the case's measure",
+    UNCONFIRMED: UNCONFIRMED_CHECK_MESSAGE,
+}
+HIDDEN_LINE_MESSAGE = "at cell {cell}, line {lineno}: {text}"
+NOT_BUILTIN = "an exception that is not a built-in one (or the worker crashed)"
 
 
 class StudentException(Exception):
@@ -134,6 +183,12 @@ class Raises:
 
 @dataclass
 class CaseResult:
+    """One graded case's outcome. ``message``: the full report (public cases). The rest is what the grader computed
+    itself, safe to show on a hidden case: ``problem`` (one of :data:`PROBLEMS`), ``wrong`` ((output name, problem,
+    returned dtype name) per output at fault), ``raised`` (the built-in exception type, from
+    :func:`builtin_exception_name`) and ``line`` (the student's line where it was raised, from the grader's copy of
+    the cells)."""
+
     case_id: str
     function: str
     points: float
@@ -141,6 +196,10 @@ class CaseResult:
     status: str
     message: str
     diagnosis: str | None = None
+    problem: str | None = None
+    wrong: tuple = ()
+    raised: str | None = None
+    line: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -257,6 +316,22 @@ def public_cases_for(function_name: str, directory=None) -> list[Case]:
     return [c for c in load_public_cases(directory) if c.function == function_name]
 
 
+def numpy_version_warning(directory=None, here: str | None = None) -> str | None:
+    """A warning naming both versions when this NumPy's major version (``here``, default the running one) differs
+    from the one the public cases in ``directory`` were frozen with (the grader's); None when they agree or the
+    cases do not say."""
+    directory = Path(directory) if directory is not None else Path(__file__).resolve().parent
+    try:
+        grader = json.loads((directory / PUBLIC_JSON).read_text(encoding="utf-8")).get("numpy")
+    except (OSError, ValueError, AttributeError):
+        return None
+    here = here or np.__version__
+    major = str(grader).split(".")[0] if grader else ""
+    if not major.isdigit() or here.split(".")[0] == major:
+        return None
+    return NUMPY_VERSION_MESSAGE.format(here=here, grader=grader, major=int(major), next=int(major) + 1)
+
+
 # ---- the notebook loader ----
 def _is_test_cell(cell) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -371,29 +446,44 @@ def _fmt(x) -> str:
     return f"{x:.6g}" if isinstance(x, (float, np.floating)) else repr(x)
 
 
-def _compare_array(got, expected, what, case) -> str | None:
+class _Problem(NamedTuple):
+    """One way one output differs: which output, the problem (:data:`ANSWER_PROBLEMS`), the full message, and the
+    returned dtype's name for a wrong dtype."""
+
+    what: str
+    code: str
+    message: str
+    dtype: str | None = None
+
+
+def _array_problems(got, expected, what, case) -> list:
     exp = np.asarray(expected)
+    want = f"an array of shape {exp.shape}"
     if got is None:
-        return TYPE_MESSAGE.format(what=what, expected="an array", got="None")
+        return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(what=what, expected="an array", got="None"))]
     if not isinstance(got, (np.ndarray, np.generic, numbers.Number, list, tuple)) or isinstance(got, (bool, str)):
-        return TYPE_MESSAGE.format(what=what, expected=f"an array of shape {exp.shape}", got=type(got).__name__)
+        return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(what=what, expected=want, got=type(got).__name__))]
     try:
         arr = np.asarray(got)
     except Exception:  # ragged lists and the like
-        return TYPE_MESSAGE.format(what=what, expected=f"an array of shape {exp.shape}", got=type(got).__name__)
+        return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(what=what, expected=want, got=type(got).__name__))]
     if arr.dtype.kind not in "biuf":
-        return TYPE_MESSAGE.format(what=what, expected="real numbers", got=f"dtype {arr.dtype}")
+        return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(what=what, expected="real numbers",
+                                                               got=f"dtype {arr.dtype}"))]
     if arr.shape != exp.shape:
-        return SHAPE_MESSAGE.format(what=what, expected=exp.shape, got=arr.shape)
+        return [_Problem(what, WRONG_SHAPE, SHAPE_MESSAGE.format(what=what, expected=exp.shape, got=arr.shape))]
+    found = []  # a wrong dtype is reported beside the values, never instead of them
     if exp.dtype.kind == "f" and arr.dtype.kind != "f":
-        return DTYPE_KIND_MESSAGE.format(what=what, got=arr.dtype)
-    if case.dtype and arr.dtype != np.dtype(case.dtype):
-        return DTYPE_MESSAGE.format(what=what, expected=case.dtype, got=arr.dtype)
+        found.append(_Problem(what, WRONG_DTYPE, DTYPE_KIND_MESSAGE.format(what=what, got=arr.dtype), arr.dtype.name))
+    elif case.dtype and exp.dtype.kind == "f" and arr.dtype != np.dtype(case.dtype):
+        found.append(_Problem(what, WRONG_DTYPE, DTYPE_MESSAGE.format(what=what, expected=case.dtype, got=arr.dtype),
+                              arr.dtype.name))
     a, e = arr.astype(np.float64), exp.astype(np.float64)
     bad_finite = ~np.isfinite(a) & np.isfinite(e)
     if bad_finite.any():
         index = tuple(int(i) for i in np.argwhere(bad_finite)[0])
-        return NONFINITE_MESSAGE.format(what=what, count=int(bad_finite.sum()), index=index)
+        return found + [_Problem(what, NON_FINITE, NONFINITE_MESSAGE.format(what=what, count=int(bad_finite.sum()),
+                                                                            index=index))]
     with np.errstate(invalid="ignore"):
         tol = np.where(np.isfinite(e), case.atol + case.rtol * np.abs(e), 0.0)
     with np.errstate(invalid="ignore"):
@@ -401,17 +491,17 @@ def _compare_array(got, expected, what, case) -> str | None:
         diff = np.where(np.isfinite(e), np.abs(a - e), np.where(same, 0.0, np.inf))
     excess = diff - tol
     if not (excess > 0).any():
-        return None
+        return found
     flat = int(np.argmax(excess))
     index = tuple(int(i) for i in np.unravel_index(flat, e.shape)) if e.ndim else ()
-    return VALUE_MESSAGE.format(what=what, count=int((excess > 0).sum()), size=e.size, index=index,
-                                got=_fmt(a.flat[flat]), expected=_fmt(e.flat[flat]), diff=float(diff.flat[flat]),
-                                tol=float(tol.flat[flat]))
+    return found + [_Problem(what, WRONG_VALUES, VALUE_MESSAGE.format(
+        what=what, count=int((excess > 0).sum()), size=e.size, index=index, got=_fmt(a.flat[flat]),
+        expected=_fmt(e.flat[flat]), diff=float(diff.flat[flat]), tol=float(tol.flat[flat])))]
 
 
-def compare(got, expected, case: Case, what: str = "result") -> list[str]:
-    """Every way ``got`` differs from ``expected`` (empty when it matches within the case's tolerance);
-    tuples, lists and dicts are compared element by element, named by ``case.output_names``."""
+def _problems(got, expected, case: Case, what: str = "result") -> list:
+    """Every way ``got`` differs from ``expected``, as :class:`_Problem` s; tuples, lists and dicts element by
+    element (the dtype rule applies to each array output), named by ``case.output_names``."""
     if case.kind == "exact":
         ok = type(got) is type(expected) or (isinstance(got, numbers.Integral) and isinstance(expected, int)
                                              and not isinstance(got, bool))
@@ -419,34 +509,44 @@ def compare(got, expected, case: Case, what: str = "result") -> list[str]:
             ok = len(got) == len(expected) and all(
                 isinstance(g, numbers.Integral) and not isinstance(g, bool) for g in got)
             got = tuple(int(g) for g in got) if ok else got
-        return [] if ok and got == expected else [EXACT_MESSAGE.format(what=what, expected=expected, got=got)]
+        if ok and got == expected:
+            return []
+        return [_Problem(what, WRONG_VALUES if ok else WRONG_TYPE,
+                         EXACT_MESSAGE.format(what=what, expected=expected, got=got))]
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return [TYPE_MESSAGE.format(what=what, expected=f"a tuple of {len(expected)} values",
-                                        got=_short(got) if isinstance(got, (tuple, list)) else type(got).__name__)]
+            return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(
+                what=what, expected=f"a tuple of {len(expected)} values",
+                got=_short(got) if isinstance(got, (tuple, list)) else type(got).__name__))]
         names = list(case.output_names) or [f"{what}[{i}]" for i in range(len(expected))]
-        return [m for n, g, e in zip(names, got, expected) for m in compare(g, e, case, n)]
+        return [p for n, g, e in zip(names, got, expected) for p in _problems(g, e, case, n)]
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
-            return [KEYS_MESSAGE.format(what=what, expected=sorted(expected),
-                                        got=sorted(got) if isinstance(got, dict) else type(got).__name__)]
-        return [m for k in expected for m in compare(got[k], expected[k], case, f"{what}[{k!r}]")]
-    message = _compare_array(got, expected, what, case)
-    return [message] if message else []
+            return [_Problem(what, WRONG_TYPE, KEYS_MESSAGE.format(
+                what=what, expected=sorted(expected), got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
+        return [p for k in expected for p in _problems(got[k], expected[k], case, f"{what}[{k!r}]")]
+    return _array_problems(got, expected, what, case)
+
+
+def compare(got, expected, case: Case, what: str = "result") -> list[str]:
+    """Every way ``got`` differs from ``expected`` (empty when it matches within the case's tolerance, in the
+    case's dtype); tuples, lists and dicts are compared element by element, named by ``case.output_names``."""
+    return [p.message for p in _problems(got, expected, case, what)]
 
 
 def _matches(got, value, case: Case) -> bool:
+    """Does ``got`` equal ``value`` within the case's tolerance, whatever its dtype?"""
     try:
-        return not compare(got, value, case)
+        return not [p for p in _problems(got, value, case) if p.code != WRONG_DTYPE]
     except Exception:
         return False
 
 
 def _diagnose(got, case: Case) -> list[str]:
-    """Names of the known mistakes whose answer ``got`` matches (and which differ from the correct answer).
+    """Names of the known mistakes whose answer ``got`` matches (and which differ from the correct answer), in
+    any dtype: a wrong dtype is reported on its own, never as a different mistake.
     For tuples, a mistake matches when every output it changes is matched (the others may be wrong too)."""
     found = []
-    case = Case(**{**case.__dict__, "dtype": None})  # a wrong dtype is reported on its own, not a different mistake
     for name, mistaken in case.diagnoses.items():
         if isinstance(mistaken, Raises) or _matches(mistaken, case.expected, case):
             continue
@@ -479,6 +579,55 @@ def _exception_info(exc: BaseException) -> tuple[tuple, str, str]:
     if isinstance(exc, StudentException):
         return exc.type_names, exc.message, exc.traceback_text
     return tuple(t.__name__ for t in type(exc).__mro__), str(exc), format_student_traceback(exc)
+
+
+def builtin_exception_name(type_names) -> str | None:
+    """The first of ``type_names`` (an exception's class and its bases, most derived first, as the worker reported
+    them: it may lie) that names a real built-in exception class; None when none does. Only such a name, never one
+    the student's code made, is shown on a hidden case."""
+    for name in type_names:
+        obj = getattr(builtins, name, None) if isinstance(name, str) and name.isidentifier() else None
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            return name
+    return None
+
+
+_CELL_FILE = re.compile(r"<cell (\d+)>")
+
+
+def _frames(exc: BaseException) -> tuple:
+    """``((filename, lineno, funcname), ...)`` of where ``exc`` was raised, innermost last: reported by the worker
+    for a remote exception, read from the traceback for a local one."""
+    if isinstance(exc, StudentException):
+        return tuple(getattr(exc, "frames", ()) or ())
+    return tuple((f.filename, f.lineno, f.name) for f in traceback.extract_tb(exc.__traceback__))
+
+
+def student_line(frames, cells=None) -> str | None:
+    """The student's own line where the exception was raised: the innermost frame in a ``<cell N>`` whose text
+    ``cells`` (cell number -> source, the grader's own copy of the notebook) holds; None when there is none.
+    Without ``cells`` (the self-check, in-process) the text comes from ``linecache``, where load_notebook put the
+    cells."""
+    for frame in reversed(tuple(frames)):
+        try:
+            filename, lineno = frame[0], frame[1]
+        except (TypeError, IndexError, KeyError):
+            continue
+        match = _CELL_FILE.fullmatch(filename) if isinstance(filename, str) else None
+        if not match or not isinstance(lineno, int) or isinstance(lineno, bool) or lineno < 1:
+            continue
+        cell = int(match.group(1))
+        if cells is not None:
+            source = cells.get(cell)
+            lines = source.splitlines() if isinstance(source, str) else []
+            text = lines[lineno - 1] if lineno <= len(lines) else None
+        else:
+            text = linecache.getline(filename, lineno) or None
+        if text and text.strip():
+            text = text.strip()
+            text = text if len(text) <= _MAX_LINE_CHARS else text[:_MAX_LINE_CHARS - 3] + "..."
+            return HIDDEN_LINE_MESSAGE.format(cell=cell, lineno=lineno, text=text)
+    return None
 
 
 # ---- scorers: cases graded by a measure rather than by one expected array ----
@@ -550,45 +699,89 @@ def _copy(value):
     return value
 
 
-def run_case(case: Case, call) -> CaseResult:
-    """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors)."""
+def run_case(case: Case, call, cells=None) -> CaseResult:
+    """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors).
+    ``cells``: cell number -> source of the submission, to name the student's line where the function raised."""
     header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
 
-    def result(status, points, lines, diagnosis=None):
+    def result(status, points, lines, problem=None, diagnosis=None, **found):
         return CaseResult(case.case_id, case.function, float(points), float(case.points), status,
-                          "\n".join([header, *lines]), diagnosis)
+                          "\n".join([header, *lines]), diagnosis, problem, **found)
 
     try:
         if case.kind in SCORERS:  # a scorer returns (points, lines) or (points, lines, diagnosis)
             points, lines, *diagnosis = SCORERS[case.kind](case, call)
-            return result("passed" if points == case.points else "failed", points, lines, *diagnosis)
+            if points == case.points:
+                return result("passed", points, lines)
+            return result("failed", points, lines, LOW_SCORE, *diagnosis)
         got = call(case.function, _copy(case.args), _copy(case.kwargs))
     except CallTimeout:
-        return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)])
+        return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)], TIMED_OUT)
     except FunctionMissing as exc:
-        return result("missing", 0, [MISSING_MESSAGE.format(function=exc.args[0] if exc.args else case.function)])
+        name = exc.args[0] if exc.args else case.function
+        return result("missing", 0, [MISSING_MESSAGE.format(function=name)], NOT_DEFINED)
     except Exception as exc:
         names, message, tb = _exception_info(exc)
         if "NotImplementedError" in names:
-            return result("stub", 0, [STUB_MESSAGE.format(function=case.function)])
+            return result("stub", 0, [STUB_MESSAGE.format(function=case.function)], IS_STUB)
         if case.kind == "raises" and set(names) & set(case.raises):
             return result("passed", case.points, [])
+        # A remote exception's line is read from the grader's cells only, never from this process's linecache.
+        where = cells if cells is not None or not isinstance(exc, StudentException) else {}
+        found = {"raised": builtin_exception_name(names), "line": student_line(_frames(exc), where)}
         if case.kind == "raises":
             return result("failed", 0, [WRONG_EXCEPTION_MESSAGE.format(
-                function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb])
-        found = _diagnose_exception(names, case)
+                function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb],
+                WRONG_EXCEPTION, **found)
+        diagnosed = _diagnose_exception(names, case)
         return result("error", 0, [EXCEPTION_MESSAGE.format(function=case.function, type=names[0], message=message),
-                                   tb.rstrip(), *_diagnosis_lines(found, case)], ", ".join(found) or None)
+                                   tb.rstrip(), *_diagnosis_lines(diagnosed, case)], RAISED,
+                      ", ".join(diagnosed) or None, **found)
     if case.kind == "raises":
         return result("failed", 0, [RAISES_MESSAGE.format(function=case.function, expected=" or ".join(case.raises),
-                                                          got=_short(got) if got is not None else "None")])
+                                                          got=_short(got) if got is not None else "None")],
+                      NOT_RAISED)
     if got is None and case.expected is not None:
-        return result("failed", 0, [NONE_MESSAGE.format(function=case.function)])
-    problems = compare(got, case.expected, case)
+        return result("failed", 0, [NONE_MESSAGE.format(function=case.function)], RETURNED_NONE)
+    problems = _problems(got, case.expected, case)
     if not problems:
         return result("passed", case.points, [])
     names = _diagnose(got, case)
-    return result("failed", 0, problems + _diagnosis_lines(names, case), ", ".join(names) or None)
+    lines = [p.message for p in problems] + _diagnosis_lines(names, case)
+    wrong = tuple((p.what, p.code, p.dtype) for p in problems)
+    worst = min((p.code for p in problems), key=ANSWER_PROBLEMS.index)
+    if worst == WRONG_DTYPE:  # right values: the dtype costs its own share only
+        points = case.points * (1 - DTYPE_SHARE)
+        lines.append(DTYPE_POINTS_MESSAGE.format(points=points, max_points=case.points, share=DTYPE_SHARE))
+        return result("dtype", points, lines, WRONG_DTYPE, ", ".join(names) or None, wrong=wrong)
+    return result("failed", 0, lines, worst, ", ".join(names) or None, wrong=wrong)
+
+
+def hidden_output(result: CaseResult, case: Case) -> str:
+    """What a hidden case's result says: its status, the grader's findings (which output is wrong and how, the
+    built-in type of an exception and the student's own line that raised it) and the named mistakes. Never an
+    input, an expected or a returned value, nor any text the student's code made."""
+    lines = [HIDDEN_OUTPUT.format(status=result.status)]
+    problem = result.problem or (IS_STUB if result.status == "stub" else None)
+    fields = {"function": case.function, "expected": " or ".join(case.raises), "points": result.points,
+              "max_points": result.max_points, "type": result.raised or NOT_BUILTIN}
+    if problem in ANSWER_PROBLEMS:
+        for what, code, dtype in result.wrong:
+            if code == WRONG_DTYPE and case.dtype:
+                lines.append(DTYPE_MESSAGE.format(what=what, expected=case.dtype, got=dtype))
+            elif code == WRONG_DTYPE:
+                lines.append(DTYPE_KIND_MESSAGE.format(what=what, got=dtype))
+            else:
+                lines.append(HIDDEN_PROBLEM_MESSAGES[code].format(what=what))
+        if result.status == "dtype":
+            lines.append(DTYPE_POINTS_MESSAGE.format(points=result.points, max_points=result.max_points,
+                                                     share=DTYPE_SHARE))
+    elif problem in HIDDEN_PROBLEM_MESSAGES:
+        lines.append(HIDDEN_PROBLEM_MESSAGES[problem].format(**fields)
+                     + (" " + result.line if result.line and problem in (RAISED, WRONG_EXCEPTION) else ""))
+    names = [n for n in (result.diagnosis or "").split(", ") if n]
+    lines += [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
+    return "\n".join(lines)
 
 
 def _diagnosis_lines(names, case: Case) -> list[str]:
@@ -616,12 +809,12 @@ def credit(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:
     for c, r in zip(cases, results, strict=True):
         if r.points and c.function not in works and (c.kind == "raises" or c.visibility == "visible"):
             if c.function in stub_only:
-                r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "stub",
-                               r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function), None)
+                r = replace(r, points=0.0, status="stub", diagnosis=None, problem=IS_STUB,
+                            message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
             else:
                 template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
-                r = CaseResult(r.case_id, r.function, 0.0, r.max_points, "unconfirmed",
-                               r.message + "\n" + template.format(function=r.function), None)
+                r = replace(r, points=0.0, status="unconfirmed", diagnosis=None, problem=UNCONFIRMED,
+                            message=r.message + "\n" + template.format(function=r.function))
         out.append(r)
     return out
 
@@ -643,6 +836,9 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
 
     results = credit(cases, [run_case(case, call) for case in cases])
     passed = sum(r.passed for r in results)
+    warning = numpy_version_warning(directory)
+    if verbose and warning:
+        print(warning)
     if verbose:
         for r in results:
             mark = "passed" if r.passed else r.status.upper()

@@ -21,12 +21,13 @@ def _ties(rng, *shape):
     return np.maximum(rng.integers(-2, 3, shape), 0).astype(np.float64)
 
 
-def _conv(cid, rng, n, c, h, w, f, kh, kw, stride=1, pad=0, public=False, dtype=np.float64):
+def _conv(cid, rng, n, c, h, w, f, kh, kw, stride=1, pad=0, public=False, dtype=np.float64, points=1.0):
     from reference.conv import output_size
     (sh, sw), (ph, pw) = [(v, v) if isinstance(v, int) else v for v in (stride, pad)]
     ho, wo = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
     return case("conv2d_backward", cid, _r(rng, n, f, ho, wo, dtype=dtype), _r(rng, n, c, h, w, dtype=dtype),
-                _r(rng, f, c, kh, kw, dtype=dtype), stride=stride, pad=pad, public=public, output_names=_DXDWDB)
+                _r(rng, f, c, kh, kw, dtype=dtype), stride=stride, pad=pad, public=public, output_names=_DXDWDB,
+                points=points)
 
 
 def _pool_dout(rng, x, size, stride=None):
@@ -52,7 +53,8 @@ def cases():
     out += [
         case("relu_backward", "matrix", _r(rng, 3, 4), x, public=True),
         case("relu_backward", "nchw", _r(rng, 2, 3, 4, 4), _r(rng, 2, 3, 4, 4)),
-        case("relu_backward", "float32", _r(rng, 2, 5, dtype=np.float32), _r(rng, 2, 5, dtype=np.float32)),
+        case("relu_backward", "float32", _r(rng, 2, 5, dtype=np.float32), _r(rng, 2, 5, dtype=np.float32),
+             points=0.5),
         case("relu_backward", "all-negative", _r(rng, 6), -np.abs(_r(rng, 6)) - 0.1, points=0.5),
         case("relu_backward", "bad-shapes", _r(rng, 3, 4), _r(rng, 4, 3), kind="raises", raises=("ValueError",),
              points=0.5),
@@ -62,7 +64,7 @@ def cases():
         _conv("batch-rgb", rng, 2, 3, 5, 6, 2, 3, 3, public=True),
         _conv("stride2-pad1", rng, 2, 2, 7, 7, 3, 3, 3, stride=2, pad=1, public=True),
         _conv("rect-stride-pad", rng, 2, 3, 6, 9, 4, 2, 3, stride=(1, 2), pad=(1, 2)),
-        _conv("float32", rng, 4, 3, 6, 6, 2, 3, 3, pad=1, dtype=np.float32),
+        _conv("float32", rng, 4, 3, 6, 6, 2, 3, 3, pad=1, dtype=np.float32, points=0.5),
         _conv("one-by-one", rng, 3, 3, 4, 5, 5, 1, 1),
         _conv("kernel-fills-padded", rng, 2, 1, 3, 4, 2, 5, 6, pad=1),
         _conv("stride-over-kernel", rng, 2, 3, 9, 8, 2, 2, 2, stride=3, pad=2),
@@ -82,7 +84,7 @@ def cases():
             ("float32", _r(rng, 2, 2, 4, 4, dtype=np.float32), {}, False),
             ("all-equal", np.ones((1, 2, 4, 4)), {}, False)]:
         mp.append(case("max_pool2d_backward", cid, _pool_dout(rng, xx, kw.get("size", 2), kw.get("stride")), xx,
-                       public=public, points=0.5 if cid == "all-equal" else 1.0, **kw))
+                       public=public, points=0.5 if cid in ("all-equal", "float32") else 1.0, **kw))
     mp.append(case("max_pool2d_backward", "bad-dout-shape", _r(rng, 1, 1, 3, 3), _r(rng, 1, 1, 4, 4),
                    kind="raises", raises=("ValueError",)))
     out += mp
@@ -92,11 +94,11 @@ def cases():
                                 ("overlap-stride1", _r(rng, 2, 1, 3, 4), {"size": 2, "stride": 1}, False),
                                 ("float32", _r(rng, 1, 2, 4, 6, dtype=np.float32), {}, False)]:
         out.append(case("avg_pool2d_backward", cid, _pool_dout(rng, xx, kw.get("size", 2), kw.get("stride")), xx,
-                        public=public, **kw))
+                        public=public, points=0.5 if cid == "float32" else 1.0, **kw))
     out += [
         case("flatten_backward", "batch", _r(rng, 2, 12), (2, 3, 2, 2), public=True),
         case("flatten_backward", "single", _r(rng, 1, 1), (1, 1, 1, 1)),
-        case("flatten_backward", "float32", _r(rng, 4, 30, dtype=np.float32), (4, 2, 3, 5)),
+        case("flatten_backward", "float32", _r(rng, 4, 30, dtype=np.float32), (4, 2, 3, 5), points=0.5),
         case("flatten_backward", "digits-features", _r(rng, 3, 144), (3, 36, 2, 2)),
         case("flatten_backward", "bad-size", _r(rng, 2, 10), (2, 3, 2, 2), kind="raises", raises=("ValueError",)),
     ]
@@ -106,7 +108,8 @@ def cases():
     for cid, n, d, m, public in dense:
         dtype = np.float32 if cid == "float32" else np.float64
         out.append(case("dense_backward", cid, _r(rng, n, m, dtype=dtype), _r(rng, n, d, dtype=dtype),
-                        _r(rng, d, m, dtype=dtype), public=public, output_names=_DXDWDB))
+                        _r(rng, d, m, dtype=dtype), public=public, output_names=_DXDWDB,
+                        points=0.5 if cid == "float32" else 1.0))
     out.append(case("dense_backward", "bad-dout-shape", _r(rng, 2, 3), _r(rng, 2, 4), _r(rng, 4, 5),
                     kind="raises", raises=("ValueError",)))
     out += [
@@ -114,12 +117,11 @@ def cases():
         case("softmax_cross_entropy_backward", "ten-classes", _r(rng, 8, 10), rng.integers(0, 10, 8)),
         case("softmax_cross_entropy_backward", "huge-logits", 800 * _r(rng, 4, 5), np.array([4, 0, 2, 2])),
         case("softmax_cross_entropy_backward", "float32", _r(rng, 6, 3, dtype=np.float32),
-             np.array([0, 1, 2, 2, 1, 0])),
+             np.array([0, 1, 2, 2, 1, 0]), points=0.5),
         case("softmax_cross_entropy_backward", "bad-label", _r(rng, 2, 3), np.array([0, -1]), kind="raises",
              raises=("ValueError",)),
     ]
-    out += _added_cases()
-    return out
+    return out + _added_cases() + _public_float32()
 
 
 def _added_cases():
@@ -137,5 +139,26 @@ def _added_cases():
         case("relu_backward", "relu-output", _r(rng, *relu_out.shape), relu_out, points=0.5),
         # Overlapping windows (stride 1): neighbouring windows often share their maximum, which collects both.
         case("max_pool2d_backward", "overlap-stride1", _pool_dout(rng, x_pool, 2, 1), x_pool, size=2, stride=1,
+             points=0.5, public=True),
+    ]
+
+
+def _public_float32():
+    """A public float32 case for each backward pass (float32 in, float32 out, every output of a tuple), so the
+    self-check shows the dtype rule before the hidden float32 cases grade it. Their own generator: the other cases
+    keep their inputs; their points come from the hidden float32 case of the same function (totals unchanged)."""
+    rng = np.random.default_rng(103)
+    f32 = np.float32
+    x_pool = _r(rng, 1, 2, 4, 4, dtype=f32)
+    return [
+        case("relu_backward", "small-float32", _r(rng, 3, 4, dtype=f32), _r(rng, 3, 4, dtype=f32), points=0.5,
+             public=True),
+        _conv("small-float32", rng, 2, 2, 4, 4, 2, 3, 3, pad=1, public=True, dtype=f32, points=0.5),
+        case("max_pool2d_backward", "small-float32", _pool_dout(rng, x_pool, 2), x_pool, points=0.5, public=True),
+        case("avg_pool2d_backward", "small-float32", _pool_dout(rng, x_pool, 2), x_pool, points=0.5, public=True),
+        case("flatten_backward", "small-float32", _r(rng, 2, 12, dtype=f32), (2, 3, 2, 2), points=0.5, public=True),
+        case("dense_backward", "small-float32", _r(rng, 2, 4, dtype=f32), _r(rng, 2, 3, dtype=f32),
+             _r(rng, 3, 4, dtype=f32), public=True, output_names=_DXDWDB, points=0.5),
+        case("softmax_cross_entropy_backward", "small-float32", _r(rng, 3, 4, dtype=f32), np.array([1, 0, 3]),
              points=0.5, public=True),
     ]

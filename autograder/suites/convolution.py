@@ -68,7 +68,7 @@ def cases():
         case("zero_pad", "pad1", _r(rng, 1, 1, 3, 3), 1, public=True),
         case("zero_pad", "pad-pair", _r(rng, 2, 3, 2, 4), (1, 2), public=True),
         case("zero_pad", "image-2d", _r(rng, 3, 4), 2),
-        case("zero_pad", "float32-pair", _r(rng, 1, 2, 3, 3, dtype=np.float32), (2, 1)),
+        case("zero_pad", "float32-pair", _r(rng, 1, 2, 3, 3, dtype=np.float32), (2, 1), points=0.5),
         case("zero_pad", "pad0", _r(rng, 4, 1, 2, 5), 0, points=0.5),
         case("zero_pad", "bad-negative", _r(rng, 1, 1, 2, 2), -1, kind="raises", raises=("ValueError",), points=0.5),
     ]
@@ -94,7 +94,7 @@ def cases():
         half("correlate2d", "one-by-one-stride2", _r(rng, 4, 5), _r(rng, 1, 1), stride=2),
         half("correlate2d", "pad2-stride2", _r(rng, 6, 7), _r(rng, 3, 3), stride=2, pad=2),
         half("correlate2d", "pad-pair-float32", _r(rng, 5, 8, dtype=np.float32), _r(rng, 3, 2, dtype=np.float32),
-             pad=(2, 1)),
+             pad=(2, 1), public=True),  # the dtype rule shown by a public case (the points stay 10)
         case("correlate2d", "bad-kernel-too-big", _r(rng, 3, 3), _r(rng, 4, 4), kind="raises",
              raises=("ValueError",), points=0.5),
         case("correlate2d", "bad-3d-image", _r(rng, 1, 3, 3), _r(rng, 2, 2), kind="raises",
@@ -107,7 +107,7 @@ def cases():
         case("convolve2d", "first-example", np.arange(9.0).reshape(3, 3), np.array([[0.0, 1], [2, 3]]), public=True),
         case("convolve2d", "rect-stride-pad", _r(rng, 5, 7), _r(rng, 3, 2), stride=2, pad=1),
         case("convolve2d", "same-float32", _r(rng, 6, 6, dtype=np.float32), _r(rng, 3, 3, dtype=np.float32),
-             pad="same"),
+             pad="same", points=0.5),
         case("convolve2d", "full", _r(rng, 4, 4), _r(rng, 2, 2), pad="full"),
     ]
 
@@ -121,7 +121,7 @@ def cases():
         case("conv2d_forward", "rect-stride-pad", _r(rng, 2, 3, 6, 9), _r(rng, 4, 3, 2, 3), _r(rng, 4),
              stride=(1, 2), pad=(1, 2)),
         case("conv2d_forward", "float32", _r(rng, 4, 3, 8, 6, dtype=np.float32),
-             _r(rng, 2, 3, 3, 3, dtype=np.float32), _r(rng, 2, dtype=np.float32), pad=1),
+             _r(rng, 2, 3, 3, 3, dtype=np.float32), _r(rng, 2, dtype=np.float32), pad=1, points=0.5),
         case("conv2d_forward", "one-by-one", _r(rng, 1, 3, 4, 5), _r(rng, 5, 3, 1, 1), _r(rng, 5)),
         case("conv2d_forward", "kernel-fills-padded", _r(rng, 2, 1, 3, 4), _r(rng, 2, 1, 5, 6), _r(rng, 2), pad=1),
         case("conv2d_forward", "stride-over-kernel", _r(rng, 1, 3, 9, 8), _r(rng, 2, 3, 2, 2), _r(rng, 2),
@@ -139,4 +139,20 @@ def cases():
 
     out += [_kernel_design("public-edges", 7, 10, (0,), 1.0, 0.0, True),
             _kernel_design("hidden-edges", 8, 14, (-2, 1, 3), 255.0, 2.0, False)]
-    return out
+    return out + _public_float32()
+
+
+def _public_float32():
+    """A public float32 case for each function under the dtype rule (float32 in, float32 out), so the self-check
+    shows the rule before the hidden float32 cases grade it. Their own generator: the other cases keep their inputs;
+    their points come from the hidden float32 case of the same function (totals unchanged). correlate2d's is its
+    ``pad-pair-float32`` case, public."""
+    rng = np.random.default_rng(101)
+    f32 = np.float32
+    return [
+        case("zero_pad", "small-float32", _r(rng, 2, 1, 3, 4, dtype=f32), 1, points=0.5, public=True),
+        case("convolve2d", "small-float32", _r(rng, 5, 6, dtype=f32), _r(rng, 2, 3, dtype=f32), pad=1, points=0.5,
+             public=True),
+        case("conv2d_forward", "small-float32", _r(rng, 2, 2, 5, 5, dtype=f32), _r(rng, 3, 2, 3, 3, dtype=f32),
+             _r(rng, 3, dtype=f32), pad=1, points=0.5, public=True),
+    ]

@@ -26,7 +26,7 @@ def cases():
     rng = np.random.default_rng(2)
     pool4 = by_id("max-pool-4x4").args[0]
     out = _slide("relu") + [
-        case("relu", "nchw-float32", _r(rng, 2, 3, 4, 5, dtype=np.float32)),
+        case("relu", "nchw-float32", _r(rng, 2, 3, 4, 5, dtype=np.float32), points=0.5),
         case("relu", "matrix", _r(rng, 3, 7)),
         case("relu", "vector", _r(rng, 9)),
         case("relu", "batch", _r(rng, 2, 2, 3, 3), public=True),
@@ -36,7 +36,7 @@ def cases():
         case("max_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2),
         case("max_pool2d", "rect-window", _r(rng, 2, 1, 6, 6), size=(2, 3), points=0.5),
         case("max_pool2d", "overlap-stride1", _r(rng, 1, 1, 4, 6), size=2, stride=1, points=0.5),
-        case("max_pool2d", "float32", _r(rng, 2, 2, 4, 4, dtype=np.float32)),
+        case("max_pool2d", "float32", _r(rng, 2, 2, 4, 4, dtype=np.float32), points=0.5),
         case("max_pool2d", "ties", _ties(rng, 2, 2, 4, 6), public=True),
         case("max_pool2d", "bad-3d", _r(rng, 3, 4, 4), kind="raises", raises=("ValueError",), points=0.5),
         case("max_pool2d", "bad-window-too-big", _r(rng, 1, 1, 2, 2), size=3, kind="raises", raises=("ValueError",),
@@ -45,14 +45,14 @@ def cases():
     out += _slide("avg_pool2d") + [
         case("avg_pool2d", "batch-channels", _r(rng, 2, 3, 6, 6)),
         case("avg_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2, public=True),
-        case("avg_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32)),
+        case("avg_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32), points=0.5),
         case("avg_pool2d", "overlap-stride1", _r(rng, 2, 1, 3, 4), size=2, stride=1),
     ]
     out += [
         case("sum_pool2d", "slide-4x4", pool4, public=True),
         case("sum_pool2d", "batch-channels", _r(rng, 2, 3, 6, 6)),
         case("sum_pool2d", "size3-stride2", _r(rng, 1, 2, 5, 7), size=3, stride=2, public=True),
-        case("sum_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32)),
+        case("sum_pool2d", "float32", _r(rng, 1, 2, 4, 6, dtype=np.float32), points=0.5),
         case("sum_pool2d", "rect-window", _r(rng, 2, 1, 4, 6), size=(2, 3), stride=(1, 2)),
     ]
     out += [
@@ -67,14 +67,14 @@ def cases():
         case("dense_forward", "square", _r(rng, 3, 4), _r(rng, 4, 4), _r(rng, 4), public=True),
         case("dense_forward", "digits-head", _r(rng, 5, 6), _r(rng, 6, 3), _r(rng, 3)),
         case("dense_forward", "square-float32", _r(rng, 1, 8, dtype=np.float32), _r(rng, 8, 8, dtype=np.float32),
-             _r(rng, 8, dtype=np.float32)),
+             _r(rng, 8, dtype=np.float32), points=0.5),
         case("dense_forward", "bad-w-shape", _r(rng, 2, 5), _r(rng, 3, 4), _r(rng, 4), kind="raises",
              raises=("ValueError",)),
     ]
     out += [
         case("softmax", "small", _r(rng, 2, 3), public=True),
         case("softmax", "huge-logits", 1000 * _r(rng, 2, 4) + np.array([[1000.0], [-1000.0]]), public=True),
-        case("softmax", "ten-classes", _r(rng, 5, 10)),
+        case("softmax", "ten-classes", _r(rng, 5, 10), points=0.5),
         case("softmax", "float32", _r(rng, 3, 4, dtype=np.float32), points=0.5),
         case("softmax", "huge-negative", -1000 + _r(rng, 1, 6), points=0.5),
         case("softmax", "single-row", _r(rng, 1, 4), points=0.5),
@@ -88,8 +88,7 @@ def cases():
         case("cross_entropy", "bad-label", _r(rng, 2, 3), np.array([0, 3]), kind="raises",
              raises=("ValueError",), points=0.5),
     ]
-    out += _added_cases()
-    return out
+    return out + _added_cases() + _public_float32()
 
 
 def _added_cases():
@@ -102,4 +101,21 @@ def _added_cases():
         case("max_pool2d", "odd-size-batch", _r(rng, 2, 1, 7, 7), points=0.5),
         # Logits spread so wide that the labels' probabilities underflow to 0 (log of them: -inf).
         case("cross_entropy", "huge-spread", 700 * _r(rng, 5, 6), np.array([1, 5, 0, 3, 3]), points=0.5),
+    ]
+
+
+def _public_float32():
+    """A public float32 case for each function under the dtype rule (float32 in, float32 out), so the self-check
+    shows the rule before the hidden float32 cases grade it. Their own generator: the other cases keep their inputs;
+    their points come from a hidden case of the same function (totals unchanged)."""
+    rng = np.random.default_rng(102)
+    f32 = np.float32
+    return [
+        case("relu", "small-float32", _r(rng, 3, 4, dtype=f32), points=0.5, public=True),
+        case("max_pool2d", "small-float32", _r(rng, 1, 2, 4, 6, dtype=f32), points=0.5, public=True),
+        case("avg_pool2d", "small-float32", _r(rng, 1, 2, 4, 4, dtype=f32), points=0.5, public=True),
+        case("sum_pool2d", "small-float32", _r(rng, 1, 1, 4, 6, dtype=f32), points=0.5, public=True),
+        case("dense_forward", "small-float32", _r(rng, 2, 3, dtype=f32), _r(rng, 3, 4, dtype=f32),
+             _r(rng, 4, dtype=f32), points=0.5, public=True),
+        case("softmax", "small-float32", _r(rng, 2, 5, dtype=f32), points=0.5, public=True),
     ]

@@ -57,7 +57,7 @@ def test_a_correct_answer_passes_with_full_points():
 
 @pytest.mark.parametrize("returned, fragment", [
     (np.zeros((3, 3)), "expected shape (2, 2), got shape (3, 3)"),
-    (np.array([[19, 25], [37, 43]]), "expected a float array, got dtype int64"),
+    (np.array([[19, 25], [37, 42]]), "expected a float array, got dtype int64"),  # and a wrong value beside it
     (np.array([[19.0, np.nan], [37, 43]]), "NaN or infinite"),
     (np.array([[19.0, 25], [37, 44.5]]), "worst at index (1, 1): got 44.5, expected 43, |diff| = 1.5"),
     ("text", "expected an array of shape (2, 2), got str"),
@@ -70,10 +70,49 @@ def test_a_wrong_answer_says_what_differs(returned, fragment):
 
 
 def test_float32_in_float32_out_is_checked_where_the_case_says_so():
-    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32))
+    """Does a right answer in float64 for a float32 case lose exactly the dtype share, with its own status?"""
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32), points=1.0)
     r = _run(case, lambda im, k: np.array([[19.0, 25], [37, 43]]))
-    assert r.status == "failed" and cc.DTYPE_MESSAGE.format(what="result", expected="float32", got="float64") in \
-        r.message
+    assert (r.status, r.points, r.problem) == ("dtype", 1.0 - cc.DTYPE_SHARE, cc.WRONG_DTYPE)
+    assert cc.DTYPE_MESSAGE.format(what="result", expected="float32", got="float64") in r.message
+    assert r.wrong == (("result", cc.WRONG_DTYPE, "float64"),)
+    assert _run(case, lambda im, k: np.array([[19.0, 25], [37, 43]], dtype=np.float32)).passed
+
+
+def test_a_right_integer_answer_to_a_float_case_is_a_dtype_problem_only():
+    r = _run(_case(), lambda im, k: np.array([[19, 25], [37, 43]]))
+    assert (r.status, r.points) == ("dtype", 1.0 - cc.DTYPE_SHARE)
+    assert cc.DTYPE_KIND_MESSAGE.format(what="result", got="int64") in r.message
+
+
+def test_a_wrong_dtype_never_hides_wrong_values():
+    """Is an answer wrong in dtype and in values a failure that reports both (and earns nothing)?"""
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32))
+    r = _run(case, lambda im, k: np.array([[19.0, 25], [37, 44]]))
+    assert (r.status, r.points, r.problem) == ("failed", 0.0, cc.WRONG_VALUES)
+    assert "expected dtype float32" in r.message and "worst at index (1, 1)" in r.message
+
+
+def test_every_output_of_a_tuple_follows_the_dtype_rule():
+    f32 = np.float32
+    expected = (np.ones((2, 2), f32), np.zeros(3, f32), np.arange(2.0, dtype=f32))
+    case = _case(function="dense_backward", expected=expected, output_names=("dx", "dw", "db"), dtype="float32",
+                 points=0.5)
+    r = _run(case, lambda *a: (np.ones((2, 2), f32), np.zeros(3), np.arange(2.0)))
+    assert (r.status, r.points) == ("dtype", 0.5 * (1 - cc.DTYPE_SHARE))
+    assert [w[0] for w in r.wrong] == ["dw", "db"]
+    hidden = cc.hidden_output(r, case)
+    assert cc.DTYPE_MESSAGE.format(what="dw", expected="float32", got="float64") in hidden
+    assert "dx" not in hidden
+
+
+def test_a_wrong_dtype_answer_that_matches_a_mistake_is_diagnosed():
+    flipped = np.array([[5.0, 11], [23, 29]], dtype=np.float32)
+    case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32),
+                 diagnoses={"flipped_kernel": flipped}, explanations={"flipped_kernel": "no flip"})
+    r = _run(case, lambda im, k: flipped.astype(np.float64))
+    assert (r.status, r.diagnosis) == ("failed", "flipped_kernel")
+    assert cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip") in cc.hidden_output(r, case)
 
 
 def test_none_stub_exception_timeout_and_missing_each_have_their_status():
@@ -234,3 +273,117 @@ def test_the_kernel_design_scorer_gives_partial_points(kernel, fraction):
         r = run_case(case, lambda name, args, kwargs: np.array(kernel, dtype=float))
         assert r.points == pytest.approx(fraction * case.points)
         assert r.passed == (fraction == 1.0)
+
+
+# ---- what a hidden case says: the grader's findings only ----
+SECRET = "s3cr3t-7.25"
+
+
+def _hidden(case, func):
+    case = Case(**{**case.__dict__, "visibility": "hidden"})
+    r = _run(case, func)
+    return r, cc.hidden_output(r, case)
+
+
+@pytest.mark.parametrize("returned, status, problem, text", [
+    (np.zeros((3, 3)), "failed", cc.WRONG_SHAPE, "result: wrong shape"),
+    (np.array([[19.0, np.nan], [37, 43]]), "failed", cc.NON_FINITE,
+     "result: NaN or infinite values where the expected values are finite"),
+    (np.array([[19.0, 25], [37, 44.5]]), "failed", cc.WRONG_VALUES, "result: right shape, wrong values"),
+    (SECRET, "failed", cc.WRONG_TYPE,
+     "result: not the kind of value expected (an array, a tuple of arrays, a number)"),
+    (None, "failed", cc.RETURNED_NONE, cc.NONE_MESSAGE.format(function="correlate2d")),
+])
+def test_a_failed_hidden_case_says_what_is_wrong_and_nothing_it_was_given(returned, status, problem, text):
+    r, out = _hidden(_case(), lambda im, k: returned)
+    assert (r.status, r.problem) == (status, problem)
+    assert out == cc.HIDDEN_OUTPUT.format(status=status) + "\n" + text
+    for leak in (SECRET, "44.5", "43", "(3, 3)", "(2, 2)"):
+        assert leak not in out
+
+
+def test_a_hidden_exception_shows_its_builtin_type_and_the_students_line_never_its_message():
+    def raises(im, k):
+        kind = type(f"Leak_{SECRET}".replace("-", "_").replace(".", "_"), (IndexError,), {})
+        raise kind(f"{SECRET} {im.tolist()}")
+
+    case = Case(**{**_case().__dict__, "visibility": "hidden"})
+    r = _run(case, raises)
+    assert (r.status, r.problem, r.raised) == ("error", cc.RAISED, "IndexError")
+    out = cc.hidden_output(r, case)
+    assert out.splitlines()[1].startswith(cc.HIDDEN_PROBLEM_MESSAGES[cc.RAISED].format(function="correlate2d",
+                                                                                      type="IndexError"))
+    assert SECRET.split("-")[0] not in out and "Leak" not in out and "[[" not in out
+
+
+@pytest.mark.parametrize("names, builtin", [
+    (("IndexError", "LookupError", "Exception"), "IndexError"),
+    (("AxisError", "ValueError", "IndexError", "Exception"), "ValueError"),  # numpy's: its first built-in base
+    (("made up <b>", "__loader__", "print", "True", "Exception"), "Exception"),  # names of non-exceptions skipped
+    (("Leak_4_2", "object"), None),
+    ((42, None), None),
+])
+def test_only_a_real_builtin_exception_name_is_kept(names, builtin):
+    assert cc.builtin_exception_name(names) == builtin
+
+
+def test_the_students_line_comes_from_the_graders_own_cells_never_from_the_worker():
+    cells = {4: "import numpy as np", 7: "def f(x):\n    y = x + 1\n    return y[10]"}
+    frames = [("convkit_check.py", 700, "run_case"), ("<cell 7>", 3, "f"), ("<numpy>", 1, "x")]
+    assert cc.student_line(frames, cells) == cc.HIDDEN_LINE_MESSAGE.format(cell=7, lineno=3, text="return y[10]")
+    # a frame the grader cannot place (a cell it does not hold, a line out of range, junk) names no line
+    for bad in ([("<cell 9>", 1, "f")], [("<cell 7>", 99, "f")], [("<cell 7>", True, "f")], [None], ["ab"]):
+        assert cc.student_line(bad, cells) is None
+    assert cc.student_line([("<cell 4>", 1, "f"), ("<cell 7>", 0, "f")], cells).endswith("import numpy as np")
+    long = {1: "x = " + "1 + " * 100 + "1"}
+    assert len(cc.student_line([("<cell 1>", 1, "f")], long)) < 200
+
+
+def test_a_remote_exception_names_its_line_through_the_frames_the_sandbox_reports():
+    exc = cc.StudentException(["ValueError", "Exception"], SECRET, "")
+    exc.frames = (("<cell 7>", 2, "f"),)
+
+    def call(name, args, kwargs):
+        raise exc
+
+    case = Case(**{**_case().__dict__, "visibility": "hidden"})
+    r = run_case(case, call, {7: "def f(x):\n    out[0] = x[None]"})
+    assert (r.raised, r.line) == ("ValueError", cc.HIDDEN_LINE_MESSAGE.format(cell=7, lineno=2, text="out[0] = x[None]"))
+    assert cc.hidden_output(r, case) == "\n".join([
+        cc.HIDDEN_OUTPUT.format(status="error"),
+        cc.HIDDEN_PROBLEM_MESSAGES[cc.RAISED].format(function="correlate2d", type="ValueError") + " " + r.line])
+    assert run_case(case, call).line is None  # no cells: no line (the worker's text is never used)
+
+
+def test_timeout_missing_stub_and_bad_input_cases_explain_themselves_when_hidden():
+    def timeout(name, args, kwargs):
+        raise cc.CallTimeout()
+
+    def stub(im, k):
+        raise NotImplementedError(SECRET)
+
+    hidden = {**_case().__dict__, "visibility": "hidden"}
+    case = Case(**hidden)
+    assert cc.hidden_output(run_case(case, timeout), case).endswith(cc.TIMEOUT_MESSAGE.format(function="correlate2d"))
+    assert cc.hidden_output(_run(case, stub), case).endswith(cc.STUB_MESSAGE.format(function="correlate2d"))
+    bad = Case(**{**hidden, "kind": "raises", "raises": ("ValueError",), "expected": None})
+    out = cc.hidden_output(_run(bad, lambda im, k: np.zeros(2)), bad)
+    assert out.endswith(cc.HIDDEN_PROBLEM_MESSAGES[cc.NOT_RAISED].format(function="correlate2d",
+                                                                         expected="ValueError"))
+
+    def wrong(im, k):
+        raise TypeError(SECRET)
+
+    out = cc.hidden_output(_run(bad, wrong), bad)
+    assert "but it raised TypeError" in out and SECRET not in out
+
+
+def test_the_numpy_warning_names_both_versions_when_the_majors_differ(tmp_path):
+    cc.save_cases([_case()], tmp_path, extra={"numpy": "1.26.4"})
+    warning = cc.numpy_version_warning(tmp_path, here="2.4.6")
+    assert warning == cc.NUMPY_VERSION_MESSAGE.format(here="2.4.6", grader="1.26.4", major=1, next=2)
+    assert cc.numpy_version_warning(tmp_path, here="1.25.0") is None
+    cc.save_cases([_case()], tmp_path, extra={"numpy": np.__version__})
+    assert cc.numpy_version_warning(tmp_path) is None
+    cc.save_cases([_case()], tmp_path)  # cases frozen before the version was recorded: nothing to compare
+    assert cc.numpy_version_warning(tmp_path, here="1.26.4") is None
