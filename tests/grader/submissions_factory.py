@@ -85,10 +85,20 @@ def with_stubs(nb, course: Path, functions, assignment: str = ASSIGNMENT):
     return nb
 
 
-def replace_body(nb, function: str, body: str, assignment: str = ASSIGNMENT):
+def _source_cell(grade_id: str):
+    """The cell ``grade_id`` of whichever source notebook has it (grade ids are unique across the assignments)."""
+    for path in sorted(SOURCE_ROOT.glob("*/*.ipynb")):
+        try:
+            return _cell(_read(path), grade_id)
+        except LookupError:
+            continue
+    raise LookupError(f"no source notebook has a cell {grade_id!r}")
+
+
+def replace_body(nb, function: str, body: str):
     """``nb`` with the solution region of ``function`` replaced by ``body`` (the input checks above it stay; the
     region is found in the source notebook's cell, and the result carries no delimiters, as a student's does)."""
-    source = _cell(_read(SOURCE_ROOT / assignment / f"{assignment}.ipynb"), f"{function}_solution").source
+    source = _source_cell(f"{function}_solution").source
     head, rest = source.split(BEGIN, 1)
     tail = rest.split(END, 1)[1].split("\n", 1)[1] if "\n" in rest.split(END, 1)[1] else ""
     indent = head.splitlines()[-1]  # the whitespace before "### BEGIN SOLUTION"
