@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from autograder.results import is_current, read_result, result_path, write_result
+from autograder.archives import ZIP_UNSAFE_PATH
 from autograder.submissions import SubmissionError, discover
 
 
@@ -27,7 +28,8 @@ def test_nbgrader_submitted_folder_gives_student_ids_and_timestamps(tmp_path):
 
 
 def test_loose_notebooks_folders_and_lms_zip(tmp_path):
-    """Do file stems (minus a trailing _<assignment>) name students, in folders and zips alike?"""
+    """Do file stems (minus a trailing _<assignment>) name students, in folders and zips alike, and is one notebook
+    reached twice (in its folder and by name) one submission?"""
     _nb(tmp_path / "in" / "dave_layers.ipynb")
     _nb(tmp_path / "in" / "sub" / "erin.ipynb")
     archive = tmp_path / "export.zip"
@@ -37,18 +39,20 @@ def test_loose_notebooks_folders_and_lms_zip(tmp_path):
         zf.writestr("notes.txt", "not a notebook")
     subs = discover("layers", [tmp_path / "in", archive, tmp_path / "in" / "dave_layers.ipynb"], tmp_path,
                     tmp_path / "cache")
-    assert [s.student for s in subs] == ["dave", "erin", "frank", "dave-2"]
+    assert [s.student for s in subs] == ["dave", "erin", "frank"]
+    assert all(s.problem is None for s in subs)
 
 
 @pytest.mark.parametrize("member", ["../evil.ipynb", "/abs/evil.ipynb"])
-def test_zip_with_unsafe_paths_is_refused(tmp_path, member):
-    """Is a zip member that would land outside the cache refused with a message naming it?"""
+def test_zip_member_with_an_unsafe_path_is_that_members_refusal(tmp_path, member):
+    """Is a zip member that would land outside the cache refused, as its own entry, while the others are found?"""
     archive = tmp_path / "bad.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(member, "{}")
-    with pytest.raises(SubmissionError, match="unsafe member path"):
-        discover("layers", [archive], tmp_path, tmp_path / "cache")
-    assert not (tmp_path / "evil.ipynb").exists()
+        zf.writestr("gina_layers.ipynb", "{}")
+    subs = discover("layers", [archive], tmp_path, tmp_path / "cache")
+    assert sorted((s.student, s.problem) for s in subs) == [("evil", ZIP_UNSAFE_PATH), ("gina", None)]
+    assert not (tmp_path / "evil.ipynb").exists() and not list(tmp_path.rglob("evil.ipynb"))
 
 
 @pytest.mark.parametrize("name, content, message", [
