@@ -9,8 +9,8 @@ Who is the student:
 
 * nbgrader's ``submitted/<student>/<assignment>/``: the folder name, as it is (the gradebook's student must match);
 * in a folder or a zip, a notebook inside a *student folder* belongs to it: a Moodle folder
-  (``Jane Doe_12345_assignsubmission_file_``), else the nearest folder that holds ``<assignment>.ipynb`` or an
-  ``<assignment>/`` folder (nbgrader's layout); one notebook per student folder is graded, the one named after the
+  (``Jane Doe_12345_assignsubmission_file_``), else the nearest folder that holds ``<assignment>.ipynb`` (or a
+  zip of that name) or an ``<assignment>/`` folder (nbgrader's layout); one notebook per student folder is graded, the one named after the
   assignment when there is one;
 * any other notebook is its own student, named by its file: the stem without a trailing ``_<assignment>`` (LMS
   exports name files ``<student>_<assignment>.ipynb``), or the name and number of a Moodle file name.
@@ -44,7 +44,7 @@ MAX_TIMESTAMP_BYTES = 256
 MAX_ID_CHARS = 64
 ID_HASH_SEP = "~"  # never kept by make_student_id, so an id with it was made unique by a hash
 
-NOT_A_FOLDER = "the assignment folder is not a folder (a link or a file); nothing in it was read"
+NOT_A_FOLDER = "the assignment folder is not a folder; nothing in it was read"
 TIMESTAMP_REFUSED = "timestamp.txt was refused ({reason}); the submission is recorded without a timestamp"
 TIMESTAMP_INVALID = "it is not a date and time that nbgrader reads"
 NOTE_NOT_GRADED = "{path}: not graded: {student} is graded on {chosen}, the notebook named after the assignment or else the first"
@@ -151,14 +151,27 @@ def _read_timestamp(root: Path, path: Path) -> tuple[str | None, str | None]:
     except UnicodeDecodeError:
         return None, TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID)
     try:
-        from nbgrader.utils import parse_utc
-
         if not _TIMESTAMP.fullmatch(text):
             raise ValueError(text)
-        parse_utc(text)
+        _parse_utc(text)
     except Exception:  # noqa: BLE001  dateutil raises several types for a string it cannot read
         return None, TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID)
     return text, None
+
+
+def _parse_utc(text: str):
+    # nbgrader.utils.parse_utc, which the gradebook applies to this text, step for step (importing nbgrader here
+    # would cost seconds before grading starts): "<date> <time> <zone>" with the zone a name or an offset.
+    import dateutil.parser
+    import dateutil.tz
+
+    parts = text.split(" ")
+    if len(parts) == 3:
+        zone = int(parts[2]) if re.fullmatch(r"[+-]?\d+", parts[2]) else dateutil.tz.gettz(parts[2])
+        stamp = dateutil.parser.parse(" ".join(parts[:2] + ["TZ"]), tzinfos={"TZ": zone})
+    else:
+        stamp = dateutil.parser.parse(text)
+    return (stamp - stamp.utcoffset()).replace(tzinfo=None) if stamp.tzinfo is not None else stamp
 
 
 def _nbgrader_submissions(course: Path, assignment: str, notes: list[str]) -> list[_Found]:
@@ -177,7 +190,7 @@ def _nbgrader_submissions(course: Path, assignment: str, notes: list[str]) -> li
         if folder_kind is None:
             continue  # a stray file beside the student folders, or a student without this assignment
         if folder_kind != DIR:
-            found.append(replace(found_here, problem=NOT_A_FOLDER))
+            found.append(replace(found_here, problem=LINK_REFUSED if folder_kind == LINK else NOT_A_FOLDER))
             continue
         try:
             notebooks = {n: _lstat_kind(folder / n) for n in os.listdir(folder) if n.lower().endswith(".ipynb")}
@@ -213,7 +226,7 @@ def _student_folder(parts: tuple[str, ...], contents: dict, assignment: str) -> 
     for folder in ancestors:  # the top-most Moodle folder owns everything in it
         if _MOODLE_FOLDER.fullmatch(folder[-1]):
             return folder
-    wanted = {f"{assignment}.ipynb".lower(), assignment.lower()}
+    wanted = {f"{assignment}.ipynb".lower(), f"{assignment}.zip".lower(), assignment.lower()}
     for folder in reversed(ancestors):
         if folder[-1].lower() != assignment.lower() and wanted & contents.get(folder, set()):
             return folder
