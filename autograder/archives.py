@@ -27,7 +27,8 @@ ZIP_COMPRESSION = "the archive member uses a compression method this grader cann
 ZIP_DAMAGED = "the archive member is damaged (its data does not unpack, or does not match its checksum)"
 ZIP_NESTED = "the archive member is itself a zip file; archives inside archives are not unpacked: submit the notebook"
 ZIP_UNSAFE_PATH = "the archive member's path leaves the archive (an absolute path or '..'); it was not unpacked"
-ZIP_PATH_CLASH = "another member of the archive claims this path; it was not unpacked"
+ZIP_PATH_CLASH = ("the archive member cannot be unpacked at its path (another member claims it, or a name in it is "
+                  "too long)")
 
 MAX_ZIP_TOTAL_BYTES = 2 << 30
 MAX_ZIP_MEMBERS = 100_000
@@ -105,7 +106,8 @@ def unpack_zip(archive: Path, cache: Path) -> tuple[Path, list[tuple[tuple[str, 
     dest = cache / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', archive.stem)[:40]}-{digest[:16]}"
     manifest = dest / "refused.json"
     if manifest.is_file():
-        return dest / "files", [(tuple(parts), reason, name) for parts, reason, name in json.loads(manifest.read_text())]
+        found = json.loads(manifest.read_text())
+        return dest / "files", [(tuple(parts), reason, name) for parts, reason, name in found]
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -129,9 +131,13 @@ def unpack_zip(archive: Path, cache: Path) -> tuple[Path, list[tuple[tuple[str, 
                 continue
             if m.is_dir():
                 if parts[-1].lower().endswith(".ipynb"):  # unpacked as the folder it is: discovery refuses it
-                    (tmp / "files" / Path(*parts)).mkdir(parents=True, exist_ok=True)
+                    try:
+                        (tmp / "files" / Path(*parts)).mkdir(parents=True, exist_ok=True)
+                    except OSError:
+                        refused[parts] = (ZIP_PATH_CLASH, m.filename)
                 continue
-            if not parts[-1].lower().endswith((".ipynb", ".zip")) and stat.S_IFMT(m.external_attr >> 16) != stat.S_IFLNK:
+            is_link = stat.S_IFMT(m.external_attr >> 16) == stat.S_IFLNK
+            if not parts[-1].lower().endswith((".ipynb", ".zip")) and not is_link:
                 continue
             if parts in wanted or parts in refused:
                 refused[parts] = (ZIP_PATH_CLASH, m.filename)
@@ -143,7 +149,7 @@ def unpack_zip(archive: Path, cache: Path) -> tuple[Path, list[tuple[tuple[str, 
             else:
                 wanted[parts] = m
         if sum(m.file_size for m in wanted.values()) > MAX_ZIP_TOTAL_BYTES:
-            raise ArchiveError(f"{archive}: the notebooks in it unpack to more than {MAX_ZIP_TOTAL_BYTES >> 20} MiB")
+            raise ArchiveError(f"{archive}: its notebooks unpack to more than {MAX_ZIP_TOTAL_BYTES >> 20} MiB")
         (tmp / "files").mkdir(parents=True, exist_ok=True)
         for parts, m in sorted(wanted.items()):
             reason = _extract(zf, m, tmp / "files" / Path(*parts))

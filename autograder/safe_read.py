@@ -14,8 +14,8 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["SubmissionRefused", "read_submission_bytes", "refusal_sha256", "walk_tree", "shown", "kind_refusal", "too_big",
-           "MAX_NOTEBOOK_BYTES", "LINK_REFUSED", "NOT_REGULAR_FILE", "TOO_BIG", "UNREADABLE", "VANISHED",
+__all__ = ["SubmissionRefused", "read_submission_bytes", "refusal_sha256", "walk_tree", "shown", "kind_refusal",
+           "too_big", "MAX_NOTEBOOK_BYTES", "LINK_REFUSED", "NOT_REGULAR_FILE", "TOO_BIG", "UNREADABLE", "VANISHED",
            "NOT_UTF8", "NOT_JSON", "NOT_A_NOTEBOOK", "FILE", "DIR", "LINK", "OTHER", "UNLISTED"]
 
 # A notebook larger than this is not read: a student's CNN notebook with pictures is ~1-5 MB.

@@ -10,8 +10,8 @@ Who is the student:
 * nbgrader's ``submitted/<student>/<assignment>/``: the folder name, as it is (the gradebook's student must match);
 * in a folder or a zip, a notebook inside a *student folder* belongs to it: a Moodle folder
   (``Jane Doe_12345_assignsubmission_file_``), else the nearest folder that holds ``<assignment>.ipynb`` (or a
-  zip of that name) or an ``<assignment>/`` folder (nbgrader's layout); one notebook per student folder is graded, the one named after the
-  assignment when there is one;
+  zip of that name) or an ``<assignment>/`` folder (nbgrader's layout); one notebook per student folder is
+  graded, the one named after the assignment when there is one;
 * any other notebook is its own student, named by its file: the stem without a trailing ``_<assignment>`` (LMS
   exports name files ``<student>_<assignment>.ipynb``), or the name and number of a Moodle file name.
 
@@ -47,7 +47,8 @@ ID_HASH_SEP = "~"  # never kept by make_student_id, so an id with it was made un
 NOT_A_FOLDER = "the assignment folder is not a folder; nothing in it was read"
 TIMESTAMP_REFUSED = "timestamp.txt was refused ({reason}); the submission is recorded without a timestamp"
 TIMESTAMP_INVALID = "it is not a date and time that nbgrader reads"
-NOTE_NOT_GRADED = "{path}: not graded: {student} is graded on {chosen}, the notebook named after the assignment or else the first"
+NOTE_NOT_GRADED = ("{path}: not graded: {student} is graded on {chosen}, the notebook named after the assignment "
+                   "or else the first")
 NOTE_LINK = "{path}: a symbolic link; links are never followed"
 NOTE_NO_NOTEBOOK = "{path}: no notebook in this assignment folder; nothing to grade"
 NOTE_UNLISTED = "{path}: a folder that could not be listed; anything in it is not graded"
@@ -235,23 +236,25 @@ def _student_folder(parts: tuple[str, ...], contents: dict, assignment: str) -> 
 
 def _from_root(root: Path, label: str, source: str, refused: list, assignment: str,
                notes: list[str]) -> list[_Found]:
-    """The submissions in a folder (or an unpacked zip: ``refused`` holds its members that were not unpacked)."""
+    """The submissions in a folder (or an unpacked zip: ``refused`` holds its members that were not unpacked).
+    ``source`` prefixes each one's stable key: the folder's absolute path, or the archive's (not the cache's,
+    whose name holds the archive's content hash)."""
     listing = walk_tree(root)
     candidates = []
     for parts, kind in sorted(listing.items()):
         shown_path = shown(label + "/".join(parts))
         if parts and parts[-1].lower().endswith(".ipynb"):
-            candidates.append(_Candidate(parts, kind_refusal(kind), os.path.abspath(root.joinpath(*parts))))
+            candidates.append(_Candidate(parts, kind_refusal(kind), source + "/".join(parts)))
         elif kind == LINK and len(parts) == 1 and _folder_like(parts[0]):
-            candidates.append(_Candidate(parts, LINK_REFUSED, os.path.abspath(root / parts[0]), True))
+            candidates.append(_Candidate(parts, LINK_REFUSED, source + parts[0], True))
         elif kind == LINK:
             notes.append(NOTE_LINK.format(path=shown_path))
         elif kind == UNLISTED:
             notes.append(NOTE_UNLISTED.format(path=shown_path))
     for parts, reason, member in refused:
         if parts[-1].lower().endswith((".ipynb", ".zip")) or (len(parts) == 1 and _folder_like(parts[0])):
-            candidates.append(_Candidate(tuple(parts), reason, f"{source}{member}", not parts[-1].lower().endswith(
-                (".ipynb", ".zip"))))
+            folder_like = not parts[-1].lower().endswith((".ipynb", ".zip"))
+            candidates.append(_Candidate(tuple(parts), reason, f"{source}{member}", folder_like))
         else:
             notes.append(NOTE_REFUSED_MEMBER.format(path=shown(f"{label}{member}"), reason=reason))
     contents: dict[tuple[str, ...], set[str]] = {}
@@ -325,7 +328,7 @@ def discover(assignment: str, paths: list[Path], course: Path, cache: Path,
         if not os.path.lexists(path):
             raise SubmissionError(f"{path}: no such file or folder")
         if path.is_dir():
-            found += _from_root(path, f"{path}/", "", [], assignment, notes)
+            found += _from_root(path, f"{path}/", os.path.abspath(path) + os.sep, [], assignment, notes)
         elif path.suffix.lower() == ".zip":
             try:
                 files, refused = unpack_zip(path, Path(cache))

@@ -104,7 +104,8 @@ def _patch_member(data: bytes, name: str, *, flags: int | None = None, method: i
     its central header (what an encrypting tool or an unknown compressor writes)."""
     out = bytearray(data)
     raw = name.encode()
-    for sig, flag_at, method_at, name_len_at, name_at in ((b"PK\x03\x04", 6, 8, 26, 30), (b"PK\x01\x02", 8, 10, 28, 46)):
+    headers = ((b"PK\x03\x04", 6, 8, 26, 30), (b"PK\x01\x02", 8, 10, 28, 46))  # local, central
+    for sig, flag_at, method_at, name_len_at, name_at in headers:
         start = 0
         while (i := out.find(sig, start)) >= 0:
             n = int.from_bytes(out[i + name_len_at:i + name_len_at + 2], "little")
