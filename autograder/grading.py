@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 import nbformat
+from nbformat.reader import NotJSONError
 
 from autograder import integrity
 from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
 from autograder.student import convkit_check as cc
-from autograder.submissions import MAX_NOTEBOOK_BYTES, Submission
+from autograder.safe_read import NOT_A_NOTEBOOK, NOT_JSON, NOT_UTF8, SubmissionRefused, refusal_sha256
+from autograder.submissions import Submission
 
 __all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "HIDDEN_OUTPUT"]
 
@@ -148,6 +150,7 @@ def _result(assignment, submission, sha, cases, tests, *, output, load, layers, 
         "extra_data": {
             "student": submission.student, "assignment": assignment, "notebook": submission.path.name,
             "submission_sha256": sha, "grader": grader_fingerprint(), "timestamp": submission.timestamp,
+            "timestamp_refused": submission.timestamp_problem,
             "load": load, "cell_scores": by_cell, "sandbox_layers": layers, "sandbox_missing": missing_layers,
             "timed_out": any(t["extra_data"]["kind"] == "timeout" for t in tests),
             "flags": list(flags),
@@ -165,6 +168,34 @@ def _safe_strings(value):
     if isinstance(value, (list, tuple)):
         return [_safe_strings(v) for v in value]
     return value
+
+
+class _LoadFailed(Exception):
+    def __init__(self, reason: str, sha: str):
+        super().__init__(reason)
+        self.reason, self.sha = reason, sha
+
+
+def _load_notebook(submission: Submission):
+    """``(sha256, notebook)`` from ONE bounded read of the submission (no link followed, a regular file only);
+    raises :class:`_LoadFailed` with a constant reason and the hash a re-run compares. The worker's source is
+    built from this parsed notebook, never from the submitted path again."""
+    try:
+        raw = submission.read_bytes()
+    except SubmissionRefused as exc:
+        raise _LoadFailed(exc.reason, refusal_sha256(exc.reason, str(submission.path))) from None
+    sha = _sha(raw)
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark from a Windows editor is no reason to fail
+    except UnicodeDecodeError:
+        raise _LoadFailed(NOT_UTF8, sha) from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except NotJSONError:
+        raise _LoadFailed(NOT_JSON, sha) from None
+    except Exception:  # noqa: BLE001  nbformat and jsonschema raise many types for JSON that is no notebook
+        raise _LoadFailed(NOT_A_NOTEBOOK, sha) from None
+    return sha, nb
 
 
 def _zero_tests(cases, status: str, message: str) -> list[dict]:
@@ -187,19 +218,13 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
     started = time.perf_counter()
     limits = limits or (CNN_LIMITS if assignment == "cnn" else DEFAULT_LIMITS)
     functions = {c.function for c in cases}
-    raw = b""
     try:
-        if submission.path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise ValueError(f"{submission.path.stat().st_size >> 20} MiB is over the {MAX_NOTEBOOK_BYTES >> 20} MiB cap")
-        raw = submission.path.read_bytes()
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-    except Exception as exc:  # any parse failure of an untrusted file is the submission's problem
-        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
-        message = LOAD_FAILED.format(reason=reason)
-        return _result(assignment, submission, _sha(raw), cases, _zero_tests(cases, "error", message),
-                       output=message, load={"ok": False, "error": reason}, layers=[], missing_layers={},
+        sha, nb = _load_notebook(submission)
+    except _LoadFailed as exc:  # the reason is a constant that names the problem, never the file's content
+        message = LOAD_FAILED.format(reason=exc.reason)
+        return _result(assignment, submission, exc.sha, cases, _zero_tests(cases, "error", message),
+                       output=message, load={"ok": False, "error": exc.reason}, layers=[], missing_layers={},
                        started=started)
-    sha = _sha(raw)
     wrong = (integrity.structure_problem(nb) or _notebook_identity(nb, assignment, functions, others or {})
              or integrity.solution_markers(nb))
     if wrong:

@@ -1,5 +1,8 @@
 """Result files: ``DIR/results/<assignment>/<student>.json`` in Gradescope's results.json schema.
 
+The file is named by the student id when that is a plain, short name, else by :func:`result_name` (a bounded prefix
+and a hash of the id); the id itself is always in ``extra_data["student"]``.
+
 Each file is written atomically (a temporary file, then ``os.replace``) as soon as its submission is graded, so an
 interrupted batch keeps every finished result and never leaves half a file. ``extra_data`` records what a re-run
 needs to decide whether the result is still current: the submission's content hash and the grader's fingerprint
@@ -10,20 +13,43 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["result_path", "write_result", "read_result", "is_current", "grader_fingerprint"]
+__all__ = ["result_path", "result_name", "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current",
+           "grader_fingerprint"]
+
+# A student id is the file's name when it is plain and short; any other id gets a bounded name with a hash of it
+# (never itself plain: plain names cannot end in the hash form), so two ids never share a result file.
+MAX_RESULT_NAME_BYTES = 128
+_PLAIN = re.compile(r"[^\W][\w.@~+-]*")
+_HASHED = re.compile(r".*\.[0-9a-f]{16}")
+
+
+def result_name(student: str) -> str:
+    """The result file's stem for ``student``: the id itself when plain (Unicode word characters and ``.@~+-``, no
+    leading dot or dash, at most MAX_RESULT_NAME_BYTES in UTF-8), else its first characters and a hash."""
+    try:
+        size = len(student.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate from a name that was not UTF-8
+        size = MAX_RESULT_NAME_BYTES + 1
+    if size <= MAX_RESULT_NAME_BYTES and _PLAIN.fullmatch(student) and not _HASHED.fullmatch(student):
+        return student
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "_", student)[:40].lstrip("_-") or "student"
+    return f"{prefix}.{hashlib.sha256(student.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
+
 
 def result_path(course: Path, assignment: str, student: str) -> Path:
-    return course / "results" / assignment / f"{student}.json"
+    return course / "results" / assignment / f"{result_name(student)}.json"
 
 
 def write_result(path: Path, result: dict) -> None:
     """Write ``result`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    # A fixed prefix: one made from the file's name would push a long one past the file system's name limit.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(result, fh, indent=1, sort_keys=False)
