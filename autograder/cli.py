@@ -59,6 +59,10 @@ def grade(assignment, paths, course, workers, force, db_url, wait):
     except KeyboardInterrupt:
         raise click.ClickException("interrupted: every result finished so far is kept; run again to grade the rest")
     click.echo(summary.line())
+    from autograder.safe_text import safe_line
+
+    for note in summary.notes:  # names a student chose: no terminal control sequence reaches the instructor
+        click.echo(f"  not graded: {safe_line(note, 300)}", err=True)
     for student, error in sorted(summary.errors.items()):
         click.echo(f"  grader error for {student}: {error}", err=True)
     for label, names in (("failed to load", summary.load_failed), ("timed out", summary.timed_out)):

@@ -72,15 +72,19 @@ def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) ->
     from autograder.grade import other_functions
     from autograder.grading import grade_submission
     from autograder.results import write_result
+    from autograder.safe_read import walk_tree
     from autograder.submissions import Submission
     from autograder.suites import cases_for
 
-    notebooks = sorted(Path(submission_dir).rglob("*.ipynb"))
+    root = Path(submission_dir)
+    # The upload is walked without entering a link (safe_read.walk_tree); the notebook is read with none followed.
+    notebooks = sorted(root.joinpath(*parts) for parts, kind in walk_tree(root).items()
+                       if parts[-1].endswith(".ipynb"))
     if not notebooks:
         result = {"score": 0.0, "output": NO_NOTEBOOK.format(assignment=assignment), "tests": []}
     else:
-        chosen = next((nb for nb in notebooks if nb.stem == assignment), notebooks[0])
-        result = grade_submission(assignment, Submission(chosen.stem, chosen), cases_for(assignment),
+        chosen = next((nb for nb in notebooks if nb.name == f"{assignment}.ipynb"), notebooks[0])
+        result = grade_submission(assignment, Submission(assignment, chosen, root=root), cases_for(assignment),
                                   lambda: other_functions(assignment))
     write_result(Path(results_path), result)
     return result

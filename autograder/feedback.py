@@ -30,6 +30,8 @@ from markupsafe import Markup
 
 from autograder.mistakes import MISTAKES
 from autograder.safe_text import clean_result, hide_paths, read_result_file, safe_line, safe_text
+from autograder.results import student_of
+from autograder.safe_read import SubmissionRefused, read_submission_bytes
 from autograder.submissions import MAX_NOTEBOOK_BYTES
 
 __all__ = ["write_feedback", "render_feedback", "case_pictures", "feedback_path", "FeedbackPages", "NO_RESULTS",
@@ -339,11 +341,9 @@ def _exchange_files(course: Path, assignment: str, student: str, folder: Path, t
     through the LMS, not the exchange)."""
     for name in _EXCHANGE_FILES:
         src = course / "submitted" / student / assignment / name
-        try:
-            if src.is_symlink() or not src.is_file() or src.stat().st_size > _EXCHANGE_FILE_CAP:
-                raise FileNotFoundError(name)
-            text = src.read_bytes().decode("utf-8")
-        except (OSError, ValueError):
+        try:  # no link followed anywhere below submitted/, a regular file only, capped before the read
+            text = read_submission_bytes(src, _EXCHANGE_FILE_CAP, root=course / "submitted").decode("utf-8")
+        except (OSError, ValueError, SubmissionRefused):
             text = (timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
                     if name == "timestamp.txt" else secrets.token_hex(16))
         (folder / name).write_text(text, encoding="utf-8")
@@ -359,7 +359,7 @@ def _page(path: Path, assignment: str, course: Path, pictures: bool) -> tuple[by
     """(the page as UTF-8, what went wrong or None, the result's timestamp) for one result file. Never raises: a
     result that cannot be read or drawn gets a short page saying so; one whose code or pictures cannot be drawn, a
     page without them. The student's page names only the kind of failure; the instructor gets the reason."""
-    student = path.stem
+    student = student_of(path)
     try:
         result = read_result_file(path, student, assignment, roots=_roots(course))
     except Exception as exc:
@@ -385,18 +385,21 @@ def write_feedback(assignment: str, course: Path, *, students: list[str] | None 
     course = Path(course)
     folder = course / "results" / assignment
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    owners = {f: student_of(f) for f in files}
     if students is not None:
-        files = [f for f in files if f.stem in set(students)]
+        files = [f for f in files if owners[f] in set(students)]
     if not files:
         raise ValueError(NO_RESULTS.format(assignment=assignment, folder=folder))
     pages = FeedbackPages()
     for path in files:
         html, problem, stamp = _page(path, assignment, course, pictures)
+        # The page's folder is the result's file name (safe and bounded: results.result_name), which is the id
+        # itself for every id nbgrader's exchange can hand back feedback to.
         dest = feedback_path(course, assignment, path.stem)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(html)
-        _exchange_files(course, assignment, path.stem, dest.parent, stamp)
+        _exchange_files(course, assignment, owners[path], dest.parent, stamp)
         if problem:
-            pages.degraded[safe_line(path.stem)] = problem
+            pages.degraded[safe_line(owners[path])] = problem
         pages.append(dest)
     return pages

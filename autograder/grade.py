@@ -77,6 +77,7 @@ class BatchSummary:
     layers: set[str] = field(default_factory=set)
     missing_layers: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    notes: list[str] = field(default_factory=list)  # files found that are no submission, and why (discover)
 
     def line(self) -> str:
         mean = sum(self.scores.values()) / len(self.scores) if self.scores else 0.0
@@ -132,8 +133,8 @@ def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: in
 
 def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_id, progress, limits) -> BatchSummary:
     db_url = db_url or default_db_url(course)
-    submissions = discover(assignment, list(paths), course, course / "results" / ".unzipped")
     summary = BatchSummary(assignment)
+    submissions = discover(assignment, list(paths), course, course / "results" / ".unzipped", summary.notes)
     todo = []
     for sub in submissions:
         if not force and is_current(result_path(course, assignment, sub.student), sub.sha256()):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.feedback import explanation
+from autograder.results import student_of
 from autograder.safe_text import csv_cell, read_result_file, safe_line, safe_text
 
 __all__ = ["load_results", "case_statistics", "point_biserial", "diagnosis_counts", "late_submissions",
@@ -57,7 +58,8 @@ def load_results(course: Path, unreadable: list[dict] | None = None) -> dict[str
     for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
             try:
-                found.setdefault(folder.name, {})[path.stem] = read_result_file(path, path.stem, folder.name)
+                student = student_of(path)
+                found.setdefault(folder.name, {})[student] = read_result_file(path, student, folder.name)
             except ValueError as exc:
                 if unreadable is not None:
                     unreadable.append({"file": safe_line(path.relative_to(root), 300),

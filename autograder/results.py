@@ -18,7 +18,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["result_path", "result_name", "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current",
+__all__ = ["student_of", "result_path", "result_name", "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current",
            "grader_fingerprint"]
 
 # A student id is the file's name when it is plain and short; any other id gets a bounded name with a hash of it
@@ -38,7 +38,7 @@ def result_name(student: str) -> str:
     if size <= MAX_RESULT_NAME_BYTES and _PLAIN.fullmatch(student) and not _HASHED.fullmatch(student):
         return student
     prefix = re.sub(r"[^A-Za-z0-9_-]+", "_", student)[:40].lstrip("_-") or "student"
-    return f"{prefix}.{hashlib.sha256(student.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
+    return f"{prefix}.{hashlib.sha256(student.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
 def result_path(course: Path, assignment: str, student: str) -> Path:
@@ -67,6 +67,19 @@ def read_result(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def student_of(path: Path, result: dict | None = None) -> str:
+    """The student a result file belongs to: the id the result names when that id's file name is this file's (so a
+    file cannot claim another student's page), else the file's stem. Hashed file names (long or unusual ids, see
+    :func:`result_name`) map back to their id this way."""
+    if result is None:
+        result = read_result(path) if path.is_file() and path.stat().st_size <= 20 << 20 else None
+    extra = result.get("extra_data") if isinstance(result, dict) else None
+    claimed = extra.get("student") if isinstance(extra, dict) else None
+    if isinstance(claimed, str) and result_name(claimed) == path.stem:
+        return claimed
+    return path.stem
 
 
 @lru_cache(maxsize=1)

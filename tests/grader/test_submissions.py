@@ -77,11 +77,15 @@ def test_bad_paths_get_clear_errors(tmp_path, name, content, message):
 
 
 def test_result_files_are_atomic_and_know_when_they_are_current(tmp_path):
-    """Is a result current only for the same content hash and grader, and is a torn file treated as absent?"""
+    """Is a result current only for the same content hash and grader, once its gradebook row was written, and is a
+    torn file treated as absent?"""
     path = result_path(tmp_path, "layers", "alice")
     from autograder.results import grader_fingerprint
 
-    write_result(path, {"score": 3.0, "extra_data": {"submission_sha256": "abc", "grader": grader_fingerprint()}})
+    extra = {"submission_sha256": "abc", "grader": grader_fingerprint(), "recorded": False}
+    write_result(path, {"score": 3.0, "extra_data": extra})
+    assert not is_current(path, "abc")  # its gradebook write failed: the next run records it
+    write_result(path, {"score": 3.0, "extra_data": {**extra, "recorded": True}})
     assert read_result(path)["score"] == 3.0
     assert is_current(path, "abc") and not is_current(path, "abd")
     assert not list(path.parent.glob("*.tmp"))
