@@ -47,8 +47,12 @@ _CELL_FILE = re.compile(r"<cell [0-9]{1,6}>\Z")
 _FUNC_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]{0,99}|<[a-z]{1,20}>)\Z")
 _MAX_FRAMES = 6
 _MAX_LINENO = 1_000_000
-# Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die.
+# Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die; once it has run,
+# no worker starts (the lock makes "not shutting down, so create the cgroup and start" one step).
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+_SPAWN_LOCK = threading.Lock()
+_SHUTDOWN = threading.Event()
+SHUTTING_DOWN = "the grader is shutting down: no new sandbox worker is started"
 
 
 class SandboxError(Exception):
@@ -116,6 +120,8 @@ def _frames(raw) -> tuple:
 
 def kill_all() -> None:
     """Kill every live worker of this process, with its cgroups and scratch dirs (the grader is about to die)."""
+    with _SPAWN_LOCK:
+        _SHUTDOWN.set()
     for sandbox in list(_LIVE):
         try:
             sandbox.close()
@@ -287,18 +293,23 @@ class Sandbox:
         r_out, w_out = os.pipe()
         r_log, w_log = os.pipe()
         main = threading.current_thread() is threading.main_thread()
-        plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out, parent_pid=os.getpid() if main else None)
-        self._plan = plan
-        cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
-        scratch = plan.scratch_host or plan.config["scratch"]
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
-                                          pass_fds=(r_in, w_out), env=_env(scratch), cwd=plan.scratch_host or "/",
-                                          start_new_session=True, close_fds=True)
+            with _SPAWN_LOCK:
+                if _SHUTDOWN.is_set():
+                    os.close(w_in)
+                    os.close(r_out)
+                    raise WorkerCrashed(SHUTTING_DOWN)
+                _LIVE.add(self)
+                plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out, parent_pid=os.getpid() if main else None)
+                self._plan = plan
+                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
+                scratch = plan.scratch_host or plan.config["scratch"]
+                self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
+                                              pass_fds=(r_in, w_out), env=_env(scratch),
+                                              cwd=plan.scratch_host or "/", start_new_session=True, close_fds=True)
         finally:
             for fd in (r_in, w_out, w_log):
                 os.close(fd)
-        _LIVE.add(self)
         os.set_blocking(w_in, False)
         self._w, self._r = w_in, r_out
         self._fds = [w_in, r_out]
