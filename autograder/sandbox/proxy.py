@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 from . import protocol as P
 from .budget import BUDGET_CUT, BUDGET_SPENT, Budget
 from .cpuclock import Stretch, clock_readable, worker_pid
+from .errors import (CallTimeout, InvalidResult, NotDefined, ProtocolError, SandboxError, StudentError, WorkerCrashed,
+                     student_frames)
 from .layers import Limits, Plan, build_plan
 
 __all__ = ["Sandbox", "SandboxError", "StudentError", "CallTimeout", "WorkerCrashed", "InvalidResult",
@@ -42,58 +43,12 @@ _BOOT_SRC = (_HERE / "worker_boot.py").read_text()
 _PROTO_SRC = (_HERE / "protocol.py").read_text()
 # Output the grader keeps per reply even if the worker claims more (its own cap is Limits.max_output_bytes).
 _MAX_NAMES = 10_000
-# Structured frames of a student error: a notebook cell's name, a line number, a function name, at most this many.
-_CELL_FILE = re.compile(r"<cell [0-9]{1,6}>\Z")
-_FUNC_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]{0,99}|<[a-z]{1,20}>)\Z")
-_MAX_FRAMES = 6
-_MAX_LINENO = 1_000_000
 # Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die; once it has run,
 # no worker starts (the lock makes "not shutting down, so create the cgroup and start" one step).
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
 _SPAWN_LOCK = threading.Lock()
 _SHUTDOWN = threading.Event()
 SHUTTING_DOWN = "the grader is shutting down: no new sandbox worker is started"
-
-
-class SandboxError(Exception):
-    """Base of everything a sandboxed call can raise instead of returning a value."""
-
-
-class StudentError(SandboxError):
-    """The student's code raised. ``type_name``, ``message`` and ``student_traceback`` (student frames only);
-    ``type_names``: the exception's class and its bases, most derived first; ``frames``: the last notebook-cell
-    frames as ``(filename "<cell N>", line number, function name)`` tuples, validated by the grader (the worker
-    could send anything): the grader rebuilds each line's text from its own copy of the cells."""
-
-    def __init__(self, type_name: str, message: str, student_traceback: str = "", type_names=(), frames=()):
-        super().__init__(f"{type_name}: {message}")
-        self.type_name, self.message, self.student_traceback = type_name, message, student_traceback
-        self.type_names = tuple(type_names) or (type_name,)
-        self.frames = tuple(frames)
-
-
-class NotDefined(SandboxError):
-    """The requested function is not defined (or not callable) in the student's namespace."""
-
-
-class InvalidResult(SandboxError):
-    """The function returned something that may not cross the boundary (only numeric arrays and plain data)."""
-
-
-class CallTimeout(SandboxError):
-    """The call ran past ``Limits.call_timeout_s``; the worker was killed."""
-
-
-class WorkerCrashed(SandboxError):
-    """The worker died (exit, signal, memory or CPU limit); ``reason`` says how."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ProtocolError(SandboxError):
-    """The worker sent a malformed or oversized frame; it was killed and is not trusted any further."""
 
 
 def _env(scratch: str) -> dict:
@@ -104,18 +59,6 @@ def _env(scratch: str) -> dict:
 
 def _text(x, cap: int) -> str:
     return x[:cap] if type(x) is str else ""
-
-
-def _frames(raw) -> tuple:
-    """The worker's ``frames`` list, keeping only well-formed cell frames, the last ``_MAX_FRAMES``."""
-    if type(raw) is not list:
-        return ()
-    out = []
-    for f in raw[-_MAX_FRAMES:]:
-        if (type(f) is list and len(f) == 3 and type(f[0]) is str and _CELL_FILE.match(f[0])
-                and type(f[1]) is int and 0 < f[1] <= _MAX_LINENO and type(f[2]) is str and _FUNC_NAME.match(f[2])):
-            out.append((f[0], f[1], f[2]))
-    return tuple(out)
 
 
 def kill_all() -> None:
@@ -285,7 +228,7 @@ class Sandbox:
             raise InvalidResult(f"{name}() returned a value that cannot be graded: {message}")
         mro = rep.get("mro")
         mro = [_text(n, 200) for n in mro[:16]] if isinstance(mro, list) else []
-        raise StudentError(tname or "Exception", message, tb, mro, _frames(rep.get("frames")))
+        raise StudentError(tname or "Exception", message, tb, mro, student_frames(rep.get("frames")))
 
     # ------------------------------------------------------------------------------------------------ internals
     def _spawn(self):

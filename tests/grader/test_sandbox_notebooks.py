@@ -46,7 +46,8 @@ def _grade(course, tmp_path, student, nb) -> dict:
 
 
 def _cell_number(nb, grade_id: str) -> int:
-    return next(i for i, c in enumerate(nb.cells, start=1) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(i for i, c in enumerate(nb.cells, start=1)
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 @pytest.fixture(scope="module")
