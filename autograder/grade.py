@@ -111,7 +111,11 @@ def _grade_one(assignment: str, submission: Submission, limits=None) -> dict:
                             limits)
 
 
-def _warm(assignment: str) -> None:
+def _init_pool_process(assignment: str, leader: int) -> None:
+    # Dies with the batch's leader (kill -9 included: see sandbox/lifeline.py), then computes the cases once.
+    from autograder.sandbox.lifeline import watch_leader
+
+    watch_leader(leader)
     _cases(assignment)
 
 
@@ -146,7 +150,8 @@ def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_i
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress, dynamic_ncols=True)
     ctx = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm, initargs=(assignment,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_process,
+                               initargs=(assignment, os.getpid()))
     pending = {}
     try:
         pending = {pool.submit(_grade_one, assignment, sub, limits): sub for sub in todo}

@@ -36,8 +36,10 @@ _TEXT_CAP = 20_000  # characters of any one string in a result (a case's message
 
 # Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
 # loop costs a few seconds. The cnn assignment trains, which takes seconds with correct code.
+# Budget (all calls of one submission together, Limits.budget_s): 120 s by default; the cnn's two trainings may
+# each take most of a minute with slow but correct code.
 DEFAULT_LIMITS = Limits(call_timeout_s=10.0)
-CNN_LIMITS = Limits(call_timeout_s=90.0, cpu_s=600)
+CNN_LIMITS = Limits(call_timeout_s=90.0, cpu_s=600, budget_s=300.0)
 
 
 def cell_name(function: str) -> str:
@@ -49,22 +51,30 @@ def cell_name(function: str) -> str:
 def _worker_preamble() -> str:
     # The worker gets the same convkit_check the student has (it is shipped in every release, so nothing secret),
     # as a module of its own, and a trampoline that turns {"callable": name} markers into the named functions.
+    # It runs in the worker's trusted namespace, apart from the student's (``student_namespace``): a notebook that
+    # defines these names, or reassigns convkit_check's, changes nothing here (everything used is bound now).
     source = inspect.getsource(cc)
     return (
         "import sys as _sys, types as _types\n"
         "_convkit = _types.ModuleType('convkit_check')\n"
         "_sys.modules['convkit_check'] = _convkit\n"
         f"exec(compile({source!r}, 'convkit_check.py', 'exec'), _convkit.__dict__)\n"
-        "def __convkit_call__(name, args, kwargs):\n"
+        "def __convkit_call__(name, args, kwargs, _callables=dict(_convkit.CALLABLES),\n"
+        "                     _call=_convkit.call_in_namespace, _ns=student_namespace):\n"
         "    def unmark(v):\n"
-        "        if isinstance(v, dict) and set(v) == {'__callable__'}:\n"
-        "            return _convkit.CALLABLES[v['__callable__']]\n"
+        "        if type(v) is dict and set(v) == {'__callable__'}:\n"
+        "            return _callables[v['__callable__']]\n"
         "        return v\n"
         "    args = [unmark(a) for a in args]\n"
         "    kwargs = {k: unmark(v) for k, v in (kwargs or {}).items()}\n"
-        "    return _convkit.call_in_namespace(globals(), name, args, kwargs)\n"
-        "def __convkit_cell_errors():\n"
-        "    return list(globals().get(_convkit.CELL_ERRORS, []))\n"
+        "    return _call(_ns, name, args, kwargs)\n"
+        "def __convkit_cell_errors(_key=_convkit.CELL_ERRORS, _ns=student_namespace):\n"
+        "    # The list lives in the student's namespace: keep only well-formed entries, capped.\n"
+        "    found = _ns.get(_key)\n"
+        "    keep = lambda e: (type(e) is dict and type(e.get('cell')) is int and type(e.get('type')) is str\n"
+        "                      and type(e.get('message')) is str)\n"
+        "    return [{'cell': e['cell'], 'type': e['type'][:100], 'message': e['message'][:1000]}\n"
+        "            for e in (found if type(found) is list else [])[:100] if keep(e)]\n"
     )
 
 
@@ -86,7 +96,8 @@ def _sandbox_call(sandbox: Sandbox):
         except StudentError as exc:
             if exc.type_name == "FunctionMissing":
                 raise cc.FunctionMissing(name) from None
-            raise cc.StudentException(exc.type_names, exc.message, exc.student_traceback) from None
+            raise cc.StudentException(exc.type_names, exc.message, exc.student_traceback,
+                                      frames=exc.frames) from None
         except InvalidResult as exc:
             raise cc.StudentException("InvalidResult", str(exc), "") from None
         except WorkerCrashed as exc:

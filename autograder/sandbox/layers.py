@@ -10,8 +10,17 @@ Layers (names as they appear in ``Sandbox.layers``; the reason for each absent o
 - ``uid-drop``     without bwrap, as root: the worker becomes uid/gid 65534 after its trusted imports
 - ``landlock``     read-only allow-list (Python, virtualenv, /usr), read-write only the scratch dir, no TCP,
                    signals scoped to the worker (Landlock ABI >= 6; older ABIs report ``landlock-abiN``)
-- ``seccomp``      no inet sockets, ptrace, process_vm_*, namespace or mount calls; signals only to itself
+- ``seccomp``      no inet sockets, ptrace, process_vm_*, namespace or mount calls; signals only to itself; no
+                   new processes (fork, vfork, clone without CLONE_THREAD), no setsid/setpgid, PR_SET_PDEATHSIG kept
+- ``parent-death`` without bwrap: the worker gets SIGKILL when the grader thread that started it ends (bwrap's
+                   ``--die-with-parent`` does it otherwise); a lifeline thread also ends it when the grader's pipe
+                   closes, so ``kill -9`` of the grader leaves no worker behind
 - ``pids-limit``   a cgroup with ``pids.max``; killing the cgroup also reaps setsid daemons
+- ``cpu-share``    a cgroup of its own in the cpu controller: at most ``Limits.cpu_cores`` cores (``cpu.max``, v1
+                   ``cpu.cfs_quota_us``) and the same weight as every other worker (``cpu.weight``/``cpu.shares``),
+                   whatever number of threads it runs, so one submission cannot starve the ones graded beside it
+- ``own-clock``    (the grader's side) a call's timeout does not count the time the worker waited for a CPU
+                   (cpuclock.py): a crowded machine cannot make an honest call time out
 - ``rlimit-nproc`` RLIMIT_NPROC for the dropped uid, the weaker fallback when no cgroup is writable
 - ``scratch-quota`` the scratch dir is a size-capped tmpfs (bwrap only; otherwise only RLIMIT_FSIZE per file)
 """
@@ -27,7 +36,7 @@ import sys
 import uuid
 from pathlib import Path
 
-__all__ = ["Limits", "Plan", "PidsCgroup", "bwrap_path", "cgroup_pids_base", "build_plan", "hidden_data_dirs"]
+__all__ = ["Limits", "Plan", "WorkerCgroup", "bwrap_path", "cgroup_bases", "build_plan", "hidden_data_dirs"]
 
 NOBODY = 65534
 # Packages of this repository that must never be readable from a worker, even if installed into site-packages.
@@ -44,19 +53,27 @@ _HIDDEN_DATA = (os.path.join("sklearn", "datasets", "data"),)
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed worker. Sizes in bytes unless the name says MB; times in seconds."""
+    """Resource limits of one sandboxed worker. Sizes in bytes unless the name says MB; times in seconds.
+
+    ``budget_s``: the wall-clock seconds one submission's workers may take in all (see budget.py), the default of a
+    Sandbox given no shared Budget. 120 s is ten times what a correct submission of the array assignments takes on
+    a loaded 2-core machine (well under 10 s) and bounds a submission that stalls every call to 2 minutes instead
+    of (number of calls) x ``call_timeout_s``. ``cpu_cores``: the worker's CPU share where the cpu cgroup exists.
+    """
 
     call_timeout_s: float = 10.0
     load_timeout_s: float = 20.0
+    budget_s: float = 120.0
     memory_mb: int = 1024
     cpu_s: int = 60
+    cpu_cores: float = 1.0
     max_output_bytes: int = 1 << 20
     max_array_bytes: int = 64 << 20
     max_procs: int = 32
     max_file_bytes: int = 16 << 20
     scratch_mb: int = 64
     use_bwrap: bool | None = None      # None: use bubblewrap when it is installed and works
-    use_cgroup: bool | None = None     # None: use a pids cgroup when one is writable
+    use_cgroup: bool | None = None     # None: use pids and cpu cgroups where they are writable
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -76,7 +93,7 @@ class Plan:
     layers: list
     missing: dict
     scratch_host: str | None      # a host directory to remove afterwards (None when the scratch is a bwrap tmpfs)
-    cgroup: "PidsCgroup | None"
+    cgroup: "WorkerCgroup | None"
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,65 +110,113 @@ def bwrap_path() -> str | None:
     return path if ok else None
 
 
+# The file that shows a controller is usable in a child cgroup: v2 name, then v1 name.
+_CONTROLLER_FILES = {"pids": ("pids.max",), "cpu": ("cpu.max", "cpu.cfs_quota_us")}
+
+
 @functools.lru_cache(maxsize=None)
-def cgroup_pids_base() -> str | None:
-    """A directory under which this process may create pids-limited cgroups (v1 ``pids`` or v2 with pids)."""
+def cgroup_bases() -> dict[str, str]:
+    """``{controller: directory}`` for "pids" and "cpu": where this process may create child cgroups that have the
+    controller (cgroup v1 hierarchies, or the v2 unified one with the controller enabled). Absent: not available."""
     if not sys.platform.startswith("linux"):
-        return None
+        return {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
-        return None
-    candidates = []
+        return {}
+    candidates: dict[str, list[str]] = {c: [] for c in _CONTROLLER_FILES}
     for line in lines:
         _, ctrls, rel = line.split(":", 2)
-        if "pids" in ctrls.split(","):
-            candidates.append(f"/sys/fs/cgroup/pids{rel}")
-        elif ctrls == "":
-            candidates += [f"/sys/fs/cgroup{rel}", f"/sys/fs/cgroup/unified{rel}"]
-    for base in candidates:
-        probe = Path(base) / f"convkit-probe-{os.getpid()}"
+        names = ctrls.split(",")
+        for c in candidates:
+            if c in names:
+                candidates[c] += [f"/sys/fs/cgroup/{ctrls}{rel}", f"/sys/fs/cgroup/{c}{rel}"]
+            elif ctrls == "":
+                candidates[c] += [f"/sys/fs/cgroup{rel}", f"/sys/fs/cgroup/unified{rel}"]
+    found = {}
+    for controller, bases in candidates.items():
+        for base in dict.fromkeys(bases):
+            if _probe(base, controller):
+                found[controller] = base
+                break
+    return found
+
+
+def _probe(base: str, controller: str) -> bool:
+    probe = Path(base) / f"convkit-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    try:
+        files = [probe / f for f in _CONTROLLER_FILES[controller] if (probe / f).exists()]
+        if files:
+            files[0].write_text("8" if controller == "pids" else files[0].read_text())
+            return True
+    except OSError:
+        pass
+    finally:
         try:
-            probe.mkdir()
-        except OSError:
-            continue
-        try:
-            if (probe / "pids.max").exists():
-                (probe / "pids.max").write_text("8")
-                return base
+            probe.rmdir()
         except OSError:
             pass
-        finally:
-            try:
-                probe.rmdir()
-            except OSError:
-                pass
-    return None
+    return False
 
 
-class PidsCgroup:
-    """A cgroup holding one worker and all its descendants: pids.max bounds fork bombs, kill() reaps daemons."""
+_CPU_PERIOD_US = 100_000
 
-    def __init__(self, base: str, max_procs: int):
-        self.path = Path(base) / f"convkit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self.path.mkdir()
-        (self.path / "pids.max").write_text(str(max_procs))
-        self.procs_file = str(self.path / "cgroup.procs")
+
+class WorkerCgroup:
+    """The cgroups holding one worker and all its descendants: pids.max bounds fork bombs and threads, the cpu
+    controller gives it its own share, kill() reaps daemons. One directory per hierarchy (two on cgroup v1)."""
+
+    def __init__(self, bases: dict[str, str], limits: Limits):
+        name = f"convkit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.dirs: dict[str, Path] = {}
+        self.controllers: list[str] = []
+        try:
+            for controller, base in bases.items():
+                path = Path(base) / name
+                if path not in self.dirs.values():
+                    path.mkdir()
+                self.dirs[controller] = path
+                if controller == "pids":
+                    (path / "pids.max").write_text(str(limits.max_procs))
+                else:
+                    self._cpu(path, limits.cpu_cores)
+                self.controllers.append(controller)
+        except OSError:
+            self.remove()
+            raise
+        self.procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(self.dirs.values())]
+
+    @staticmethod
+    def _cpu(path: Path, cores: float):
+        quota = max(1000, int(cores * _CPU_PERIOD_US))
+        if (path / "cpu.max").exists():
+            (path / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
+            (path / "cpu.weight").write_text("100")
+        else:
+            (path / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
+            (path / "cpu.cfs_quota_us").write_text(str(quota))
+            (path / "cpu.shares").write_text("1024")
+
+    def holds(self, pid: int) -> list[str]:
+        """The controllers whose cgroup holds ``pid``."""
+        return [c for c in self.controllers if pid in _members(self.dirs[c])]
 
     def pids(self) -> list[int]:
-        try:
-            return [int(x) for x in Path(self.procs_file).read_text().split()]
-        except (OSError, ValueError):
-            return []
+        return sorted({pid for d in set(self.dirs.values()) for pid in _members(d)})
 
     def kill(self, rounds: int = 200) -> bool:
         """SIGKILL every member until none is left (pids.max = 0 first, so nobody can fork a replacement)."""
         import signal
         import time
-        try:
-            (self.path / "pids.max").write_text("0")
-        except OSError:
-            pass
+        if "pids" in self.dirs:
+            try:
+                (self.dirs["pids"] / "pids.max").write_text("0")
+            except OSError:
+                pass
         for _ in range(rounds):
             pids = self.pids()
             if not pids:
@@ -165,14 +230,22 @@ class PidsCgroup:
         return not self.pids()
 
     def remove(self):
-        for _ in range(100):
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:  # members not yet reaped by the kernel
-                self.kill(rounds=5)
+        for path in dict.fromkeys(self.dirs.values()):
+            for _ in range(100):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # members not yet reaped by the kernel
+                    self.kill(rounds=5)
+
+
+def _members(path: Path) -> list[int]:
+    try:
+        return [int(x) for x in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def _site_dirs() -> list[str]:
@@ -276,8 +349,16 @@ def _bwrap_prefix(bwrap: str, limits: Limits) -> list[str]:
     return args
 
 
-def build_plan(limits: Limits, fd_in: int, fd_out: int) -> Plan:
-    """Decide the layers for one worker start; create its scratch dir and cgroup (the caller removes them)."""
+# Writes its pid into each cgroup.procs file named before "--", then becomes the command after it: the worker and
+# everything it starts are in their cgroups before any of its own code runs.
+_ENTER_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
+
+
+def build_plan(limits: Limits, fd_in: int, fd_out: int, parent_pid: int | None = None) -> Plan:
+    """Decide the layers for one worker start; create its scratch dir and cgroups (the caller removes them).
+
+    ``parent_pid``: the grader's pid when the worker may die with it (PR_SET_PDEATHSIG, set only for a worker
+    started from the main thread: the signal comes when the starting THREAD ends)."""
     import tempfile
     layers, missing = [], {}
     linux = sys.platform.startswith("linux")
@@ -296,7 +377,7 @@ def build_plan(limits: Limits, fd_in: int, fd_out: int) -> Plan:
     if bwrap:
         prefix = _bwrap_prefix(bwrap, limits)
         config["scratch"] = "/tmp"
-        layers += ["bubblewrap", "netns", "pidns", "scratch-quota"]
+        layers += ["bubblewrap", "netns", "pidns", "scratch-quota", "parent-death"]
         if root:
             missing["uid-drop"] = ("bubblewrap as root maps the sandbox uid 65534 to root outside; all capabilities "
                                    "are dropped and only read-only system paths are bound in instead")
@@ -315,17 +396,25 @@ def build_plan(limits: Limits, fd_in: int, fd_out: int) -> Plan:
             missing["netns"] = "needs root or bubblewrap"
         if not root:
             missing["uid-drop"] = "the grader does not run as root: the worker keeps the grader's uid"
+        if linux and parent_pid:
+            config["parent_pid"] = parent_pid
+        else:
+            missing["parent-death"] = ("not Linux" if not linux else "started from a thread other than the main "
+                                       "one: only the lifeline thread (the grader's pipe closing) ends the worker")
     cgroup = None
-    base = cgroup_pids_base() if linux and limits.use_cgroup is not False else None
-    if base:
+    bases = cgroup_bases() if linux and limits.use_cgroup is not False else {}
+    for controller, layer in (("pids", "pids-limit"), ("cpu", "cpu-share")):
+        if controller not in bases:
+            missing[layer] = (f"no writable cgroup with the {controller} controller" if limits.use_cgroup is not False
+                              else "disabled by Limits.use_cgroup=False")
+    if bases:
         try:
-            cgroup = PidsCgroup(base, limits.max_procs)
-            prefix = ["/bin/sh", "-c", 'echo $$ > "$0"; exec "$@"', cgroup.procs_file] + prefix
+            cgroup = WorkerCgroup(bases, limits)
+            prefix = ["/bin/sh", "-c", _ENTER_CGROUPS, "sh", *cgroup.procs_files, "--"] + prefix
         except OSError as exc:
-            missing["pids-limit"] = f"cannot create a pids cgroup: {exc}"
-    else:
-        missing["pids-limit"] = "no writable pids cgroup"
-    if cgroup is None and config["uid"] is not None:
+            missing.update({layer: f"cannot create the worker's cgroup: {exc}" for c, layer in
+                            (("pids", "pids-limit"), ("cpu", "cpu-share")) if c in bases})
+    if (cgroup is None or "pids" not in cgroup.controllers) and config["uid"] is not None:
         config["nproc"] = limits.max_procs
         layers.append("rlimit-nproc")
     if not linux:

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 __all__ = ["Caps", "FrameError", "PeerClosed", "FrameTimeout", "encode", "decode", "write_frame", "read_frame",
-           "NUMERIC_KINDS"]
+           "wait_readable", "NUMERIC_KINDS"]
 
 # bool, signed and unsigned integers, floats, complex: the dtypes a student function may exchange.
 NUMERIC_KINDS = "biufc"
@@ -178,6 +178,11 @@ def _wait(fd, events, deadline, alive_fd=None):
             return
         if alive_fd in ready:
             raise PeerClosed("the peer process exited")
+
+
+def wait_readable(fd, deadline, alive_fd=None):
+    """Wait until ``fd`` has data (FrameTimeout past ``deadline``, PeerClosed when the ``alive_fd`` process ends)."""
+    _wait(fd, select.POLLIN, deadline, alive_fd)
 
 
 def _read_exact(fd, n, deadline, alive_fd=None):

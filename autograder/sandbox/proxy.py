@@ -11,67 +11,44 @@ Failure policy (what the grader relies on: "this call failed, the next call stil
   it eagerly.
 - if loading the source itself crashed or timed out, no automatic restart happens (it would fail again at the
   cost of another timeout): every call raises ``WorkerCrashed`` with the load's reason until ``restart()``.
+- every wait on the worker (start, load, call) is charged to the submission's :class:`~.budget.Budget` (shared by
+  its Sandboxes, or one of ``Limits.budget_s`` per Sandbox); a call may take at most what is left, and once it is
+  spent every call raises ``CallTimeout`` (``BUDGET_SPENT``) at once and a Sandbox not yet started never starts.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from . import protocol as P
+from .budget import BUDGET_CUT, BUDGET_SPENT, Budget
+from .cpuclock import Stretch, clock_readable, worker_pid
+from .errors import (CallTimeout, InvalidResult, NotDefined, ProtocolError, SandboxError, StudentError, WorkerCrashed,
+                     student_frames)
 from .layers import Limits, Plan, build_plan
 
 __all__ = ["Sandbox", "SandboxError", "StudentError", "CallTimeout", "WorkerCrashed", "InvalidResult",
-           "NotDefined", "ProtocolError"]
+           "NotDefined", "ProtocolError", "kill_all"]
 
 _HERE = Path(__file__).resolve().parent
 _BOOT_SRC = (_HERE / "worker_boot.py").read_text()
 _PROTO_SRC = (_HERE / "protocol.py").read_text()
 # Output the grader keeps per reply even if the worker claims more (its own cap is Limits.max_output_bytes).
 _MAX_NAMES = 10_000
-
-
-class SandboxError(Exception):
-    """Base of everything a sandboxed call can raise instead of returning a value."""
-
-
-class StudentError(SandboxError):
-    """The student's code raised. ``type_name``, ``message`` and ``student_traceback`` (student frames only);
-    ``type_names``: the exception's class and its bases, most derived first."""
-
-    def __init__(self, type_name: str, message: str, student_traceback: str = "", type_names=()):
-        super().__init__(f"{type_name}: {message}")
-        self.type_name, self.message, self.student_traceback = type_name, message, student_traceback
-        self.type_names = tuple(type_names) or (type_name,)
-
-
-class NotDefined(SandboxError):
-    """The requested function is not defined (or not callable) in the student's namespace."""
-
-
-class InvalidResult(SandboxError):
-    """The function returned something that may not cross the boundary (only numeric arrays and plain data)."""
-
-
-class CallTimeout(SandboxError):
-    """The call ran past ``Limits.call_timeout_s``; the worker was killed."""
-
-
-class WorkerCrashed(SandboxError):
-    """The worker died (exit, signal, memory or CPU limit); ``reason`` says how."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ProtocolError(SandboxError):
-    """The worker sent a malformed or oversized frame; it was killed and is not trusted any further."""
+# Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die; once it has run,
+# no worker starts (the lock makes "not shutting down, so create the cgroup and start" one step).
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+_SPAWN_LOCK = threading.Lock()
+_SHUTDOWN = threading.Event()
+SHUTTING_DOWN = "the grader is shutting down: no new sandbox worker is started"
 
 
 def _env(scratch: str) -> dict:
@@ -82,6 +59,17 @@ def _env(scratch: str) -> dict:
 
 def _text(x, cap: int) -> str:
     return x[:cap] if type(x) is str else ""
+
+
+def kill_all() -> None:
+    """Kill every live worker of this process, with its cgroups and scratch dirs (the grader is about to die)."""
+    with _SPAWN_LOCK:
+        _SHUTDOWN.set()
+    for sandbox in list(_LIVE):
+        try:
+            sandbox.close()
+        except Exception:  # best effort: the process exits next
+            pass
 
 
 def _status_reason(status: int | None, si_code: int | None = None) -> str:
@@ -117,13 +105,17 @@ class _Drain(threading.Thread):
 class Sandbox:
     """A sandboxed worker holding one student's source. Use as a context manager; see the module docstring."""
 
-    def __init__(self, student_source: str, limits: Limits | None = None, trusted_preamble: str = ""):
+    def __init__(self, student_source: str, limits: Limits | None = None, trusted_preamble: str = "",
+                 budget: Budget | None = None):
         if not isinstance(student_source, str):
             raise TypeError(f"student_source must be str, got {type(student_source).__name__}")
         if not isinstance(trusted_preamble, str):
             raise TypeError(f"trusted_preamble must be str, got {type(trusted_preamble).__name__}")
+        if budget is not None and not isinstance(budget, Budget):
+            raise TypeError(f"budget must be an autograder.sandbox.Budget, got {type(budget).__name__}")
         self.source, self.preamble = student_source, trusted_preamble
         self.limits = limits or Limits()
+        self.budget = budget if budget is not None else Budget(self.limits.budget_s)
         self.caps = P.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
                            header_bytes=max(16 << 20, 8 * self.limits.max_output_bytes))
         self.load_report: dict | None = None
@@ -133,6 +125,7 @@ class Sandbox:
         self.startup_s: float | None = None
         self.last_output = {"stdout": "", "stderr": ""}
         self._proc = None
+        self._worker: int | None = None
         self._plan: Plan | None = None
         self._load_failed: str | None = None
         self._fds: list[int] = []
@@ -151,10 +144,20 @@ class Sandbox:
     def start(self):
         """Start the worker and load the source; ``load_report`` says how loading went (it never raises for it)."""
         if self._proc is None:
+            if self.budget.exhausted:
+                self._load_failed = BUDGET_SPENT.format(budget_s=self.budget.total_s, function="load")
+                if self.load_report is None:
+                    self.load_report = {"ok": False, "error": self._load_failed, "error_type": None, "names": [],
+                                        "callables": [], "stdout": "", "stderr": "", "crashed": False,
+                                        "timed_out": True}
+                return self
             t0 = time.perf_counter()
-            self._spawn()
-            report = self._load()
-            self.startup_s = time.perf_counter() - t0
+            try:
+                self._spawn()
+                report = self._load()
+            finally:
+                self.startup_s = time.perf_counter() - t0
+                self.budget.charge(self.startup_s)
             if self.load_report is None:
                 self.load_report = report
         return self
@@ -188,15 +191,29 @@ class Sandbox:
             tree, blobs = P.encode((list(args), dict(kwargs or {})), self.caps)
         except P.FrameError as exc:
             raise TypeError(f"arguments of {name}() cannot be sent to the sandbox: {exc}") from None
+        if self.budget.exhausted:
+            raise CallTimeout(BUDGET_SPENT.format(budget_s=self.budget.total_s, function=name))
         if self._load_failed:
             raise WorkerCrashed(self._load_failed)
         if self._proc is None:
             self.restarts += 1
             self.start()
+            if self.budget.exhausted and self._load_failed:
+                raise CallTimeout(BUDGET_SPENT.format(budget_s=self.budget.total_s, function=name))
             if self._load_failed:
                 raise WorkerCrashed(self._load_failed)
-        deadline = time.monotonic() + (timeout or self.limits.call_timeout_s)
-        rep, rblobs = self._exchange({"op": "call", "name": name, "payload": tree}, blobs, deadline, "call")
+        limit = timeout or self.limits.call_timeout_s
+        deadline, by_budget = self.budget.deadline(limit)
+        cut = BUDGET_CUT.format(budget_s=self.budget.total_s, function=name) if by_budget else None
+        t0 = time.monotonic()
+        # Past the budget's deadline nothing is stretched (the budget is wall-clock time); past the timeout, the
+        # time the worker waited for a CPU is added (cpuclock.py).
+        stretch = None if by_budget else Stretch(self._worker, t0, limit, self.budget.deadline(math.inf)[0])
+        try:
+            rep, rblobs = self._exchange({"op": "call", "name": name, "payload": tree}, blobs, deadline, "call",
+                                         limit, cut, stretch)
+        finally:
+            self.budget.charge(time.monotonic() - t0)
         if rep.get("ok") is True:
             try:
                 return P.decode(rep.get("value"), rblobs, self.caps)
@@ -211,21 +228,28 @@ class Sandbox:
             raise InvalidResult(f"{name}() returned a value that cannot be graded: {message}")
         mro = rep.get("mro")
         mro = [_text(n, 200) for n in mro[:16]] if isinstance(mro, list) else []
-        raise StudentError(tname or "Exception", message, tb, mro)
+        raise StudentError(tname or "Exception", message, tb, mro, student_frames(rep.get("frames")))
 
     # ------------------------------------------------------------------------------------------------ internals
     def _spawn(self):
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_log, w_log = os.pipe()
-        plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out)
-        self._plan = plan
-        cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
-        scratch = plan.scratch_host or plan.config["scratch"]
+        main = threading.current_thread() is threading.main_thread()
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
-                                          pass_fds=(r_in, w_out), env=_env(scratch), cwd=plan.scratch_host or "/",
-                                          start_new_session=True, close_fds=True)
+            with _SPAWN_LOCK:
+                if _SHUTDOWN.is_set():
+                    os.close(w_in)
+                    os.close(r_out)
+                    raise WorkerCrashed(SHUTTING_DOWN)
+                _LIVE.add(self)
+                plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out, parent_pid=os.getpid() if main else None)
+                self._plan = plan
+                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
+                scratch = plan.scratch_host or plan.config["scratch"]
+                self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
+                                              pass_fds=(r_in, w_out), env=_env(scratch),
+                                              cwd=plan.scratch_host or "/", start_new_session=True, close_fds=True)
         finally:
             for fd in (r_in, w_out, w_log):
                 os.close(fd)
@@ -242,7 +266,7 @@ class Sandbox:
         self._drain.start()
         deadline = time.monotonic() + self.limits.load_timeout_s
         try:
-            ready, _ = self._recv(deadline, "start")
+            ready, _ = self._recv(deadline, "start", self.limits.load_timeout_s)
         except SandboxError as exc:
             raise WorkerCrashed(f"the sandbox worker failed to start: {exc}\n{self.raw_output[-2000:]}") from None
         child_layers = [x for x in ready.get("layers", []) if type(x) is str]
@@ -250,23 +274,34 @@ class Sandbox:
         self.missing = dict(plan.missing)
         self.missing.update({k: _text(v, 500) for k, v in dict(ready.get("missing", {})).items() if type(k) is str})
         if plan.cgroup is not None:
-            if self._proc.pid in plan.cgroup.pids():
-                self.layers.append("pids-limit")
-            else:
-                self.missing["pids-limit"] = "the worker could not be moved into its pids cgroup"
+            inside = plan.cgroup.holds(self._proc.pid)
+            for controller, layer in (("pids", "pids-limit"), ("cpu", "cpu-share")):
+                if controller in inside:
+                    self.layers.append(layer)
+                elif controller in plan.cgroup.controllers:
+                    self.missing[layer] = f"the worker could not be moved into its {controller} cgroup"
         self.layers = list(dict.fromkeys(self.layers))
+        members = plan.cgroup.pids() if plan.cgroup else []
+        self._worker = worker_pid(self._proc.pid, members, "bubblewrap" in plan.layers)
+        if clock_readable(self._worker):
+            self.layers.append("own-clock")
+        else:
+            self.missing["own-clock"] = "the worker's run-queue time cannot be read (no /proc schedstat, or bwrap "\
+                                        "without a cgroup to find the worker in)"
         for name in self.layers:
             self.missing.pop(name, None)
 
     def _load(self) -> dict:
-        deadline = time.monotonic() + self.limits.load_timeout_s
+        deadline, by_budget = self.budget.deadline(self.limits.load_timeout_s)
         report = {"ok": False, "error": None, "error_type": None, "names": [], "callables": [], "stdout": "",
                   "stderr": "", "crashed": False, "timed_out": False}
+        cut = BUDGET_CUT.format(budget_s=self.budget.total_s, function="load") if by_budget else None
         try:
             rep, _ = self._exchange({"op": "load", "source": self.source, "preamble": self.preamble}, [], deadline,
-                                    "load")
-        except CallTimeout:
-            self._load_failed = f"loading the submission took longer than {self.limits.load_timeout_s:g} s"
+                                    "load", self.limits.load_timeout_s, cut)
+        except CallTimeout as exc:
+            self._load_failed = str(exc) if by_budget else \
+                f"loading the submission took longer than {self.limits.load_timeout_s:g} s"
             report.update(error=self._load_failed, timed_out=True)
             return report
         except (WorkerCrashed, ProtocolError) as exc:
@@ -280,23 +315,34 @@ class Sandbox:
             report.update(error=_text(rep.get("traceback"), 16000), error_type=_text(rep.get("type"), 200))
         return report
 
-    def _exchange(self, header, blobs, deadline, what):
+    def _exchange(self, header, blobs, deadline, what, limit, cut=None, stretch=None):
+        """Send a request and read its reply by ``deadline`` (moved by ``stretch`` when the worker was kept from
+        running); ``cut``: the timeout's message when the budget, not ``limit``, set the deadline."""
         try:
             P.write_frame(self._w, header, blobs, deadline)
         except P.FrameTimeout:
             self._kill()
-            raise CallTimeout(f"the worker did not accept the {what} request in time") from None
+            raise CallTimeout(cut or f"the worker did not accept the {what} request in time") from None
         except P.PeerClosed:
             pass  # the reply read below reports the crash with its reason
-        return self._recv(deadline, what)
+        return self._recv(deadline, what, limit, cut, stretch)
 
-    def _recv(self, deadline, what):
-        limit = self.limits.call_timeout_s if what == "call" else self.limits.load_timeout_s
+    def _recv(self, deadline, what, limit, cut=None, stretch=None):
         try:
+            while stretch is not None:
+                try:
+                    P.wait_readable(self._r, deadline, self._pidfd)
+                    break
+                except P.FrameTimeout:
+                    deadline = stretch.extend()
+                    if deadline is None:
+                        raise
+            # The whole reply must arrive by the deadline (a second more for one that began just before it).
+            deadline = max(deadline, time.monotonic() + 1.0) if stretch is not None else deadline
             header, blobs = P.read_frame(self._r, self.caps, deadline, self._pidfd)
         except P.FrameTimeout:
             self._kill()
-            raise CallTimeout(f"the {what} ran longer than {limit:g} s; the worker was killed") from None
+            raise CallTimeout(cut or f"the {what} ran longer than {limit:g} s; the worker was killed") from None
         except P.PeerClosed:
             reason = self._exit_reason()
             self._kill()
@@ -353,6 +399,7 @@ class Sandbox:
             except OSError:
                 pass
         self._fds, self._pidfd, self._proc = [], None, None
+        _LIVE.discard(self)
         if self._drain is not None:
             self._drain.join(timeout=2)
         if plan is not None:

@@ -1,10 +1,17 @@
 """The program a sandboxed worker runs. It is passed to ``python -I -B -c`` as SOURCE TEXT, never imported there.
 
 argv: ``-c <protocol.py source> <config JSON>``. Order of events, each step before any student code runs:
-resource limits -> network namespace (before NumPy starts BLAS threads) -> trusted imports -> uid drop -> Landlock ->
-seccomp -> "ready" (with the layers actually applied) -> serve "load" and "call" requests from the grader.
+resource limits -> network namespace (before NumPy starts BLAS threads) -> trusted imports -> uid drop -> death
+with the parent -> Landlock -> seccomp -> lifeline thread -> "ready" (with the layers actually applied) -> serve
+"load" and "call" requests from the grader.
 The student's print() goes to a capped in-process buffer returned with each reply; fds 1 and 2 go to a pipe the
 grader drains into a capped buffer, never into the protocol pipes.
+
+Two namespaces: the trusted preamble runs in one of its own, in which the name ``student_namespace`` is the dict of
+the student's globals; the student's source runs in that separate dict and never sees the preamble's names. A call
+resolves a name the preamble defined as a callable in the trusted namespace, any other name in the student's.
+Tracebacks keep only the student's frames: ``<student>`` (the source itself) and ``<cell N>`` (a notebook cell,
+compiled by the source under that name; its text is registered in linecache so each frame shows its line).
 """
 import json
 import os
@@ -99,6 +106,35 @@ def _landlock(read_dirs, read_files, rw_files, rw_dirs):
     _APPLIED.append("landlock" if abi >= 6 else f"landlock-abi{abi}")
 
 
+def _die_with_parent(parent_pid):
+    # SIGKILL when the grader's thread that started this worker ends: set after the uid drop (a credential change
+    # clears it), and checked against the parent's pid, which may already have gone before it was set.
+    import ctypes
+    import signal
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        _MISSING["parent-death"] = f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}"
+    elif os.getppid() != parent_pid:
+        os._exit(73)
+    else:
+        _APPLIED.append("parent-death")
+
+
+def _lifeline(fd):
+    # The grader's end of the request pipe closes when the grader dies, even while student code runs here: then
+    # this thread ends the worker. (Started after Landlock and seccomp, so it runs under both.)
+    import select
+    import threading
+
+    def watch():
+        p = select.poll()
+        p.register(fd, 0)  # only POLLHUP, POLLERR and POLLNVAL (the fd was closed) can be reported
+        p.poll()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="convkit-lifeline", daemon=True).start()
+
+
 def _import_seccomp():
     # Imported with the trusted imports: after the uid drop and Landlock its files may be unreadable.
     try:
@@ -115,11 +151,21 @@ def _seccomp(S):
     deny, pid = S.ERRNO(errno.EPERM), os.getpid()
     f = S.SyscallFilter(S.ALLOW)
     f.add_rule(deny, "socket", S.Arg(0, S.NE, socket.AF_UNIX))       # no inet, netlink, packet sockets
+    # setsid/setpgid: no escape from the process group the grader kills; no new processes at all (clone without
+    # CLONE_THREAD, fork, vfork; clone3 answers ENOSYS, so glibc's pthread_create falls back to clone): children
+    # that spin would take CPU from the submissions graded beside this one, and no exercise needs a child process.
     for name in ("ptrace", "process_vm_readv", "process_vm_writev", "pidfd_send_signal", "pidfd_getfd", "tkill",
                  "kcmp", "perf_event_open", "bpf", "userfaultfd", "keyctl", "add_key", "request_key", "mount",
                  "umount2", "setns", "unshare", "pivot_root", "chroot", "swapon", "reboot", "kexec_load",
-                 "init_module", "finit_module", "delete_module", "iopl", "ioperm", "mknod", "mknodat"):
-        f.add_rule(deny, name)
+                 "init_module", "finit_module", "delete_module", "iopl", "ioperm", "mknod", "mknodat",
+                 "setsid", "setpgid", "fork", "vfork"):
+        try:
+            f.add_rule(deny, name)
+        except Exception:  # a call this architecture does not have (aarch64 has no fork, iopl, ...)
+            pass
+    f.add_rule(deny, "clone", S.Arg(0, S.MASKED_EQ, 0x00010000, 0))   # CLONE_THREAD clear: a new process
+    f.add_rule(S.ERRNO(errno.ENOSYS), "clone3")
+    f.add_rule(deny, "prctl", S.Arg(0, S.EQ, 1))                      # PR_SET_PDEATHSIG: the worker dies with us
     # Signals only to itself (raise() included); never to the grader, another worker, its group, or -1.
     # (libseccomp allows one comparison per argument and rule, so kill(0, sig) is refused too.)
     for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
@@ -133,9 +179,11 @@ _rlimits(_CFG)
 if _CFG.get("netns"):
     _unshare_net()
 
+import ast  # noqa: E402
 import builtins  # noqa: E402
 import io  # noqa: E402
 import linecache  # noqa: E402
+import re  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
 
@@ -155,10 +203,13 @@ IN, OUT = _CFG["fd_in"], _CFG["fd_out"]
 _SECCOMP = _import_seccomp() if _CFG.get("seccomp") else None
 if _CFG.get("uid") is not None:
     _drop_uid(_CFG["uid"], _CFG["gid"])
+if _CFG.get("parent_pid"):
+    _die_with_parent(_CFG["parent_pid"])
 if _CFG.get("landlock"):
     _landlock(_CFG["read_dirs"], _CFG["read_files"], _CFG["rw_files"], [_CFG["scratch"]])
 if _SECCOMP is not None:
     _seccomp(_SECCOMP)
+_lifeline(IN)
 
 
 class _Capped(io.TextIOBase):
@@ -187,8 +238,15 @@ class _Capped(io.TextIOBase):
         return text
 
 
+_CELL_FILE = re.compile(r"<cell \d{1,6}>\Z")
+
+
+def _student_file(name):
+    return name == "<student>" or _CELL_FILE.match(name) is not None
+
+
 def _error(exc, kind="student_error"):
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in ("<student>", "<preamble>")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _student_file(f.filename)]
     try:
         message = str(exc)[:4000]
     except Exception:
@@ -196,8 +254,23 @@ def _error(exc, kind="student_error"):
     tb = "".join(traceback.format_list(frames[-8:])) + f"{type(exc).__name__}: {message}"
     # The class names up the MRO, so a case expecting ValueError accepts a student's subclass of it.
     mro = [c.__name__ for c in type(exc).__mro__ if c not in (object, BaseException)][:16]
+    cells = [[f.filename, f.lineno, f.name] for f in frames if f.filename != "<student>"][-6:]
     return {"ok": False, "kind": kind, "type": type(exc).__name__, "mro": mro, "message": message,
-            "traceback": tb[:16000]}
+            "traceback": tb[:16000], "frames": cells}
+
+
+def _register_cells(src):
+    """Put the text of every ``compile("<text>", "<cell N>", ...)`` of the source into linecache."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "compile"
+                and len(node.args) >= 2 and all(isinstance(a, ast.Constant) and type(a.value) is str
+                                                for a in node.args[:2]) and _CELL_FILE.match(node.args[1].value)):
+            text, name = node.args[0].value, node.args[1].value
+            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 
 def _reply(header, blobs=()):
@@ -205,23 +278,27 @@ def _reply(header, blobs=()):
     P.write_frame(OUT, header, blobs)
 
 
-def _load(header, ns):
-    for name, src in (("<preamble>", header.get("preamble", "")), ("<student>", header["source"])):
-        linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+def _load(header, trusted, ns):
+    linecache.cache["<student>"] = (len(header["source"]), None, header["source"].splitlines(True), "<student>")
+    _register_cells(header["source"])
+    for name, src, space in (("<preamble>", header.get("preamble", ""), trusted), ("<student>", header["source"], ns)):
         try:
-            exec(compile(src, name, "exec", dont_inherit=True), ns)
+            exec(compile(src, name, "exec", dont_inherit=True), space)
         except Exception as exc:
             rep = _error(exc, "load_error" if name == "<student>" else "preamble_error")
             break
     else:
         rep = {"ok": True}
+    _TRUSTED_CALLABLES.update(k for k, v in trusted.items() if callable(v) and k not in _INJECTED)
     names = sorted(k for k in ns if not k.startswith("__"))
-    rep.update(names=names, callables=sorted(k for k in names if callable(ns.get(k))))
+    rep.update(names=names, callables=sorted({k for k in names if callable(ns.get(k))} |
+                                             {k for k in _TRUSTED_CALLABLES if not k.startswith("__")}))
     return rep
 
 
-def _call(header, blobs, ns):
-    fn = ns.get(header["name"])
+def _call(header, blobs, trusted, ns):
+    name = header["name"]
+    fn = trusted.get(name) if name in _TRUSTED_CALLABLES else ns.get(name)
     if not callable(fn):
         return {"ok": False, "kind": "missing", "type": "NameError", "message": f"{header['name']!r} is not defined",
                 "traceback": ""}, []
@@ -241,6 +318,9 @@ def _call(header, blobs, ns):
 OUT_BUF, ERR_BUF = _Capped(_CFG["max_output_chars"]), _Capped(_CFG["max_output_chars"])
 sys.stdout, sys.stderr = OUT_BUF, ERR_BUF
 _NS = {"__name__": "__main__", "__builtins__": builtins}
+_TRUSTED = {"__name__": "__convkit_trusted__", "__builtins__": builtins, "student_namespace": _NS}
+_INJECTED = frozenset(_TRUSTED)
+_TRUSTED_CALLABLES = set()
 P.write_frame(OUT, {"op": "ready", "layers": _APPLIED, "missing": _MISSING, "pid": os.getpid()})
 while True:
     try:
@@ -249,9 +329,9 @@ while True:
         os._exit(0)
     _op = _hdr.get("op")
     if _op == "load":
-        _reply(_load(_hdr, _NS))
+        _reply(_load(_hdr, _TRUSTED, _NS))
     elif _op == "call":
-        _rep, _out = _call(_hdr, _blobs, _NS)
+        _rep, _out = _call(_hdr, _blobs, _TRUSTED, _NS)
         del _blobs
         _reply(_rep, _out)
     else:

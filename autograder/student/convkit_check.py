@@ -125,11 +125,13 @@ NOT_BUILTIN = "an exception that is not a built-in one (or the worker crashed)"
 
 
 class StudentException(Exception):
-    """An exception raised by student code in another process, as the sandbox proxy reports it."""
+    """An exception raised by student code in another process, as the sandbox proxy reports it. ``frames``: the
+    notebook-cell frames, ``(filename "<cell N>", line number, function name)`` tuples, innermost last."""
 
-    def __init__(self, type_names, message: str, traceback_text: str = ""):
+    def __init__(self, type_names, message: str, traceback_text: str = "", frames=()):
         self.type_names = tuple([type_names] if isinstance(type_names, str) else type_names)
         self.message, self.traceback_text = message, traceback_text
+        self.frames = tuple(frames)
         super().__init__(f"{self.type_names[0]}: {message}")
 
 

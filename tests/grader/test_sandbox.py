@@ -129,9 +129,51 @@ def test_syntax_error_is_reported():
         assert sb.load_report["ok"] is False and sb.load_report["error_type"] == "SyntaxError"
 
 
-def test_trusted_preamble_shares_the_namespace():
-    with Sandbox("def f(x):\n    return double(x) + 1\n", limits=FAST, trusted_preamble="def double(v):\n    return 2 * v\n") as sb:
-        assert sb.call("f", args=[np.arange(3)]).tolist() == [1, 3, 5]
+PREAMBLE = ("import sys as _sys\nHELPER = 'trusted'\ndef double(v):\n    return 2 * v\n"
+            "def student_names():\n    return sorted(k for k in student_namespace if not k.startswith('__'))\n"
+            "def helper_value():\n    return HELPER\n")
+
+
+def test_the_preamble_and_the_students_source_have_namespaces_of_their_own():
+    """Are the preamble's names out of the student's sight, and can a student's same-named definitions replace
+    neither the preamble's functions nor the globals they use?"""
+    src = ("def f(x):\n    return double(x)\n"
+           "def g():\n    return [n in globals() for n in ('_sys', 'HELPER', 'student_namespace')]\n"
+           "def double(v):\n    return -1\nHELPER = 'student'\n_sys = None\n")
+    with Sandbox(src, limits=FAST, trusted_preamble=PREAMBLE) as sb:
+        assert sb.call("f", args=[3]) == -1            # the student's own double
+        assert sb.call("double", args=[3]) == 6        # the grader asking for the preamble's double gets it
+        assert sb.call("helper_value") == "trusted"
+        assert sb.call("g") == [True, True, False]     # the student's _sys and HELPER, no student_namespace
+        assert sb.call("student_names") == ["HELPER", "_sys", "double", "f", "g"]
+        assert sb.has("student_names") and sb.has("f")
+
+
+def test_a_student_name_error_is_not_satisfied_by_the_preamble():
+    with Sandbox("def f(x):\n    return double(x)\n", limits=FAST, trusted_preamble=PREAMBLE) as sb:
+        with pytest.raises(StudentError) as info:
+            sb.call("f", args=[1])
+    assert info.value.type_name == "NameError" and "double" in info.value.message
+
+
+def test_forged_frames_are_validated_and_capped():
+    """A worker that lies about its traceback frames: does the grader keep only well-formed cell frames, the
+    last six at most?"""
+    forged = [["<cell 2>", 5, "f"], ["/etc/passwd", 1, "x"], ["<cell 3>", -1, "g"], ["<cell 4>", 10 ** 9, "h"],
+              ["<cell 5>", 2, "<b>bold</b>"], ["<cell 6>", True, "b"], "junk", ["<cell 7>", 3, "ok_name", 4],
+              ["<cell 8>", 3, "ok_name"], ["<cell 9>", 1, "<module>"]]
+    src = (f"import os, sys\ndef f():\n    boot = sys.modules['__main__']\n"
+           f"    boot.P.write_frame(boot.OUT, {{'ok': False, 'kind': 'student_error', 'type': 'ValueError', "
+           f"'message': 'm', 'traceback': '', 'frames': {forged!r}}})\n    os._exit(0)\n")
+    with Sandbox(src, limits=FAST) as sb:
+        with pytest.raises(StudentError) as info:
+            sb.call("f")
+    assert info.value.frames == (("<cell 8>", 3, "ok_name"), ("<cell 9>", 1, "<module>"))
+    many = [[f"<cell {i}>", i, "f"] for i in range(1, 11)]
+    with Sandbox(src.replace(repr(forged), repr(many)), limits=FAST) as sb:
+        with pytest.raises(StudentError) as info:
+            sb.call("f")
+    assert info.value.frames == tuple((f"<cell {i}>", i, "f") for i in range(5, 11))
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,0 +1,89 @@
+"""Does the sandbox keep the grader's helpers out of a notebook's way, and show a student the line of their own
+cell that failed (and nothing of the grader's)?
+
+Real notebooks of the ``layers`` release (submissions_factory), graded by ``grade_submission`` in real sandboxes.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder import grading
+from autograder.sandbox import Sandbox
+from autograder.student import convkit_check as cc
+from autograder.submissions import Submission
+from autograder.suites import cases_for
+from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, honest_notebook,
+                                              insert_cell, pristine_course)
+
+pytestmark = pytest.mark.slow  # the nbgrader course is built once (~15 s); each test grades in seconds
+
+# Every name the worker's trusted preamble and trampoline use (grading._worker_preamble), defined by a cell at the
+# top, then reassigned by one at the end, together with convkit_check's own names.
+SHADOWS = """
+import convkit_check
+__convkit_call__ = lambda *args, **kwargs: 0
+__convkit_cell_errors = lambda: [{"cell": 1, "type": "Forged", "message": "forged"}]
+_convkit = _sys = _types = unmark = None
+student_namespace = {"relu": None}
+call_in_namespace = CALLABLES = CELL_ERRORS = None
+"""
+REASSIGN = SHADOWS.replace("None", "'reassigned'") + """
+convkit_check.call_in_namespace = lambda *args, **kwargs: 0
+convkit_check.CALLABLES.clear()
+convkit_check.CELL_ERRORS = "elsewhere"
+"""
+# relu's solution cell, replaced: line 3 of the cell reads a name that does not exist.
+NAME_ERROR_CELL = "def relu(x):\n    y = x\n    return undefined_name + y\n"
+GRADER_FRAMES = ("worker_boot", "<preamble>", "<student>", "convkit_check.py", "__convkit_call__", "<protocol>")
+
+
+def _grade(course, tmp_path, student, nb) -> dict:
+    path = tmp_path / f"{student}.ipynb"
+    path.write_text(nbformat.writes(nb))
+    return grading.grade_submission(ASSIGNMENT, Submission(student, path), cases_for(ASSIGNMENT),
+                                    limits=BATCH_LIMITS)
+
+
+def _cell_number(nb, grade_id: str) -> int:
+    return next(i for i, c in enumerate(nb.cells, start=1)
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return pristine_course(tmp_path_factory)
+
+
+def test_a_notebook_defining_the_graders_helper_names_is_graded_like_its_honest_twin(course, tmp_path):
+    honest = honest_notebook(course)
+    shadowing = insert_cell(honest_notebook(course), SHADOWS, "setup")
+    last = [c for c in shadowing.cells if c.metadata.get("nbgrader", {}).get("solution")][-1]
+    insert_cell(shadowing, REASSIGN, last.metadata.nbgrader.grade_id)
+    twin, result = _grade(course, tmp_path, "twin", honest), _grade(course, tmp_path, "shadowing", shadowing)
+    assert twin["score"] == expected_score({}) == result["score"]
+    assert [(t["name"], t["score"], t["status"]) for t in result["tests"]] == \
+           [(t["name"], t["score"], t["status"]) for t in twin["tests"]]
+    assert result["extra_data"]["load"]["cell_errors"] == [] and "Forged" not in result["output"]
+
+
+def test_a_name_error_shows_the_students_cell_line_and_text_and_no_grader_frame(course, tmp_path):
+    nb = honest_notebook(course)
+    cell = _cell_number(nb, "relu_solution")
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu_solution").source = \
+        NAME_ERROR_CELL
+    result = _grade(course, tmp_path, "name_error", nb)
+    visible = [t for t in result["tests"] if t["extra_data"]["function"] == "relu" and t["visibility"] == "visible"
+               and t["extra_data"]["kind"] == "error"]
+    assert visible, [t["output"] for t in result["tests"] if t["extra_data"]["function"] == "relu"]
+    for t in visible:
+        assert f'File "<cell {cell}>", line 3, in relu' in t["output"]
+        assert "return undefined_name + y" in t["output"]
+        assert "NameError" in t["output"]
+        assert not [g for g in GRADER_FRAMES if g in t["output"]], t["output"]
+
+    path = tmp_path / "name_error.ipynb"
+    with Sandbox(cc.notebook_source(path), limits=BATCH_LIMITS, trusted_preamble=grading._worker_preamble()) as sb:
+        with pytest.raises(cc.StudentException) as info:
+            grading._sandbox_call(sb)("relu", [1.0], {})
+    assert info.value.frames == ((f"<cell {cell}>", 3, "relu"),)
