@@ -382,12 +382,21 @@ except ImportError:
     pass
 """
 
+# The list of cell errors is looked up afresh (a cell may have rebound the name), and an exception whose str()
+# fails is still recorded: one cell's error never stops the cells after it from loading.
 _CELL = """\
 try:
     exec(compile({source!r}, "<cell {number}>", "exec"), globals())
 except (Exception, SystemExit) as _convkit_exc:
-    {errors}.append({{"cell": {number}, "type": type(_convkit_exc).__name__, "message": str(_convkit_exc)}})
-    del _convkit_exc
+    if type(globals().get("{errors}")) is not list:
+        globals()["{errors}"] = []
+    try:
+        _convkit_message = str(_convkit_exc)
+    except Exception:
+        _convkit_message = "(the exception's message could not be shown)"
+    globals()["{errors}"].append({{"cell": {number}, "type": type(_convkit_exc).__name__,
+                                   "message": _convkit_message}})
+    del _convkit_exc, _convkit_message
 """
 
 

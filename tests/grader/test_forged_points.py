@@ -111,7 +111,11 @@ def test_no_hidden_input_reaches_the_result_of_a_function_that_remembers_its_inp
     assert [v for v in hidden if v in text] == []
     for t in result["tests"]:
         if t["extra_data"]["hidden"]:
-            assert t["output"].startswith("hidden case: ") and "seen:" not in t["output"]
+            # the status and what the grader found (the student's own line: its source text), never the message
+            # or the answer the code built
+            assert t["output"].split("\n")[0] in ("hidden case: error", "hidden case: failed",
+                                                 "hidden case: passed", "hidden case: unconfirmed"), t["output"]
+            assert "seen: -" not in t["output"] and not any(f"seen: {d}" in t["output"] for d in "0123456789")
     assert result["score"] == expected_score({"relu": "body"})
 
 
