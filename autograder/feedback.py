@@ -37,6 +37,7 @@ from autograder.submissions import MAX_NOTEBOOK_BYTES
 __all__ = ["write_feedback", "render_feedback", "case_pictures", "feedback_path", "FeedbackPages", "NO_RESULTS",
            "PICTURES_OMITTED", "PICTURE_CASE_FAILED", "PICTURE_NOT_ARRAY", "PICTURE_NOT_OUTPUTS",
            "PICTURE_DRAWING_FAILED", "NOTEBOOK_UNREADABLE", "NOTEBOOK_MISSING", "NOTEBOOK_CHANGED", "HIDDEN_REASON",
+           "HIDDEN_PROBLEM_REASON",
            "PAGE_IN_PART", "PAGE_NOT_DRAWN", "DEGRADED_LINE"]
 
 NO_RESULTS = "no graded results for {assignment!r} in {folder}: run `autograder grade {assignment}` first"
@@ -51,6 +52,7 @@ NOTEBOOK_MISSING = ("your notebook ({notebook}) is not among the collected submi
 NOTEBOOK_CHANGED = ("the submitted notebook changed after grading (its content hash differs), so your code and "
                     "pictures are not shown: ask for a regrade")
 HIDDEN_REASON = "hidden case: {kind}"
+HIDDEN_PROBLEM_REASON = "hidden case: {kind} ({problem})"
 # A page that failed to render is drawn again without code and pictures, and if that fails too, as a short page.
 PAGE_IN_PART = ("this page is shown in part: drawing your code and pictures failed ({reason}); your score and "
                 "every case are as graded")
@@ -126,8 +128,11 @@ def _rows(result: dict) -> list[dict]:
         rows.append({"name": t["name"], "function": extra["function"], "case": extra["case"],
                      "score": t["score"], "max_score": t["max_score"], "status": t["status"],
                      "kind": kind, "hidden": hidden, "sort_key": kind == "passed",  # failed cases first
-                     # a hidden case's message is never rendered, whatever the result file holds
-                     "reason": HIDDEN_REASON.format(kind=kind) if hidden else t["output"],
+                     # a hidden case's message is never rendered, whatever the result file holds: only its
+                     # status and the grader's problem name (one of a fixed vocabulary, checked on reading)
+                     "reason": (HIDDEN_PROBLEM_REASON.format(kind=kind, problem=extra["problem"])
+                                if hidden and extra.get("problem") else
+                                HIDDEN_REASON.format(kind=kind) if hidden else t["output"]),
                      "diagnoses": _explain(extra["diagnosis"])})
     return rows
 

@@ -157,7 +157,7 @@ class _Cleaner:
                 "max_score": self.number(raw.get("max_score"), f"tests[{i}].max_score"),
                 "status": status, "output": self.text(raw.get("output")), "visibility": visibility,
                 "extra_data": {"function": function, "case": case, "kind": self.line(extra.get("kind") or status, 40),
-                               "diagnosis": diagnosis,
+                               "diagnosis": diagnosis, "problem": _problem(extra.get("problem")),
                                # hidden unless both marks say visible: a doubt never shows a hidden case
                                "hidden": bool(extra.get("hidden")) or visibility != "visible"}}
 
@@ -167,6 +167,13 @@ class _Cleaner:
         return {"ok": load.get("ok", True) is not False, "error": self.text(load.get("error"), 2000) or None,
                 "cell_errors": [{"cell": self.line(e.get("cell"), 20), "type": self.line(e.get("type"), 80),
                                  "message": self.text(e.get("message"), 1000)} for e in errors[:50]]}
+
+
+def _problem(value) -> str | None:
+    """A case's grader-computed problem (convkit_check.PROBLEMS), or None for anything else."""
+    from autograder.student.convkit_check import PROBLEMS
+
+    return value if isinstance(value, str) and value in PROBLEMS else None
 
 
 def clean_result(raw, student: str, assignment: str, *, roots=None) -> dict:

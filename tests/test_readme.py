@@ -17,7 +17,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from autograder.suites import points_by_function
+from tests.helpers import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -86,7 +90,8 @@ def test_the_instructors_loop_and_the_students_start_run_as_written(tmp_path):
             assert proc.returncode == 1, proc.stdout[-2000:]
             assert "hidden cases are graded too" in proc.stdout
             assert "not implemented yet" in proc.stdout
-    shutil.copy(SOURCE, folder / "convolution.ipynb")  # the student solves everything
+    solved = nbformat.writes(student_notebook(SOURCE))
+    (folder / "convolution.ipynb").write_text(solved)  # the student solves everything
     proc = _run("python -m pytest -q", folder)
     assert "hidden cases are graded too" in proc.stdout
     _run("nbgrader submit convolution", home)
@@ -95,10 +100,12 @@ def test_the_instructors_loop_and_the_students_start_run_as_written(tmp_path):
     student = os.environ.get("USER") or __import__("getpass").getuser()
     assert (work / "course" / "submitted" / student / "convolution" / "convolution.ipynb").is_file()
     proc = _run(next(lines), work)  # autograder grade convolution --course course
-    assert "1 graded" in proc.stdout
+    full = sum(points_by_function("convolution").values())
+    assert "1 graded" in proc.stdout and f"mean score {full:.1f} / {full:g}" in proc.stdout
     with zipfile.ZipFile(work / "submissions.zip", "w") as zf:
-        zf.write(SOURCE, "lms_student_convolution.ipynb")
-    _run(next(lines), work)  # autograder grade convolution submissions.zip --course course
+        zf.writestr("lms_student_convolution.ipynb", solved)
+    proc = _run(next(lines), work)  # autograder grade convolution submissions.zip --course course
+    assert "1 graded" in proc.stdout and f"mean score {full:.1f} / {full:g}" in proc.stdout
     assert (work / "course" / "results" / "convolution" / "lms_student.json").is_file()
     _run(next(lines), work)  # autograder feedback
     assert (work / "course" / "feedback" / student / "convolution" / "convolution.html").is_file()

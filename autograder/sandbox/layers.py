@@ -312,7 +312,11 @@ def _readable_roots() -> tuple[list[str], list[str]]:
     for p in ("/lib", "/lib64", "/etc/ld.so.cache"):
         if os.path.exists(p):
             (files if os.path.isfile(p) else dirs).append(os.path.realpath(p))
+    # The hidden data and, should the kit be installed into site-packages (not editable), its own packages: the
+    # virtualenv's root is granted too (the interpreter lives there), so they are cut out of every grant.
     hidden = [os.path.realpath(h) for h in hidden_data_dirs()]
+    hidden += [os.path.realpath(os.path.join(sp, h)) for sp in _site_dirs() for h in _HIDDEN_PACKAGES
+               if os.path.isdir(os.path.join(sp, h))]
     seen: set = set()
     granted = [_grant_except(d, hidden, seen) for d in dirs]
     return (list(dict.fromkeys(d for g, _ in granted for d in g)),

@@ -38,7 +38,7 @@ from autograder.suites import cases_for, points_by_function
 
 __all__ = ["ASSIGNMENT", "BATCH_LIMITS", "HOSTILE", "MISTAKES", "HONEST", "Hostile", "MistakeSubmission",
            "HonestSubmission", "Context", "BatchRun", "pristine_course", "fresh_course", "honest_notebook",
-           "with_stubs", "replace_body", "expected_score", "write_submission", "layers_batch",
+           "with_stubs", "replace_body", "expected_score", "lost_cases", "write_submission", "layers_batch",
            "procs_with", "gradebook_scores", "course_listing"]
 
 ASSIGNMENT = "layers"
@@ -467,10 +467,24 @@ MISTAKES = [
 ]
 
 
+def lost_cases(cases, failing) -> list:
+    """The cases a function loses when it gets ``failing(case)`` wrong, by convkit_check.credit's rule: those, and
+    when it gets every hidden ordinary case wrong, its public and bad-input cases too."""
+    lost = [c for c in cases if failing(c)]
+    by_function: dict = {}
+    for c in cases:
+        by_function.setdefault(c.function, []).append(c)
+    for function, mine in by_function.items():
+        hidden = [c for c in mine if c.kind != "raises" and c.visibility != "visible"]
+        if hidden and all(failing(c) for c in hidden):
+            lost += [c for c in mine if (c.kind == "raises" or c.visibility == "visible") and c not in lost]
+    return lost
+
+
 def mistake_expected(m: MistakeSubmission) -> float:
-    """Total points minus the cases of ``m.function`` that the mistake gets wrong."""
-    lost = sum(c.points for c in cases_for(ASSIGNMENT) if c.function == m.function and m.failing(c))
-    return sum(points_by_function(ASSIGNMENT).values()) - lost
+    """Total points minus the cases of ``m.function`` that the mistake loses (:func:`lost_cases`)."""
+    mine = [c for c in cases_for(ASSIGNMENT) if c.function == m.function]
+    return sum(points_by_function(ASSIGNMENT).values()) - sum(c.points for c in lost_cases(mine, m.failing))
 
 
 # ----------------------------------------------------------------------------------------------- courses

@@ -11,21 +11,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignments.authoring.nb import without_delimiters
 from autograder.export import export_gradescope
 from autograder.suites import points_by_function
+from tests.helpers import student_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_NOTEBOOK = ROOT / "assignments" / "source" / "layers" / "layers.ipynb"
 
-
-def student_notebook():
-    """The source notebook's solutions as a student's notebook holds them: without nbgrader's delimiters."""
-    nb = nbformat.read(str(SOURCE_NOTEBOOK), as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = without_delimiters(cell.source)
-    return nb
 
 
 def test_zip_holds_setup_run_script_suites_and_reference(tmp_path):
@@ -56,7 +48,7 @@ def test_run_autograder_grades_a_submission_in_gradescopes_layout(tmp_path):
         zf.extractall(root)
     (root / "submission").mkdir()
     (root / "results").mkdir()
-    (root / "submission" / "layers.ipynb").write_text(nbformat.writes(student_notebook()))
+    (root / "submission" / "layers.ipynb").write_text(nbformat.writes(student_notebook(SOURCE_NOTEBOOK)))
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "CONVKIT_PYTHON": sys.executable}
     run = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -20,8 +20,8 @@ from autograder.mistakes import MISTAKES as KNOWN
 from autograder.student import convkit_check as cc
 from autograder.submissions import Submission
 from autograder.suites import cases_for, freeze_public, points_by_function
-from assignments.authoring.nb import without_delimiters
 from tests.grader.submissions_factory import BATCH_LIMITS, expected_score, replace_body
+from tests.helpers import student_notebook
 
 # Right values, float64 result for float32 input: the usual allocation of real student code.
 CONV_FLOAT64 = """
@@ -88,10 +88,7 @@ def _float32(case) -> bool:
 
 def _notebook(tmp_path, student):
     assignment, function, body = SUBMISSIONS[student]
-    nb = nbformat.read(str(SOURCE_ROOT / assignment / f"{assignment}.ipynb"), as_version=4)
-    for cell in nb.cells:  # as a student's notebook is: no nbgrader delimiters
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = without_delimiters(cell.source)
+    nb = student_notebook(SOURCE_ROOT / assignment / f"{assignment}.ipynb")
     path = tmp_path / f"{student}.ipynb"
     nbformat.write(replace_body(nb, function, body), str(path))
     return path

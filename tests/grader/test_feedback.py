@@ -17,13 +17,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from assignments.authoring.nb import without_delimiters
 from autograder import feedback as fb
 from autograder.build import SOURCE_ROOT
 from autograder.mistakes import MISTAKES
 from autograder.student import convkit_check as cc
 from autograder.suites import cases_for
-from tests.helpers import iter_arrays
+from tests.helpers import iter_arrays, student_notebook
 
 ASSIGNMENT = "layers"
 SOURCE = SOURCE_ROOT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -47,13 +46,11 @@ def write_notebook(path: Path, replacements: dict[str, str] | None = None, raw: 
     if raw is not None:
         path.write_text(raw)
         return path
-    nb = nbformat.read(str(SOURCE), as_version=4)
+    nb = student_notebook(SOURCE)
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if gid in (replacements or {}):
             cell.source = replacements[gid]
-        elif cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            cell.source = without_delimiters(cell.source)
     nbformat.write(nb, str(path))
     return path
 

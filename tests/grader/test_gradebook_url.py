@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.suites import points_by_function
+from tests.helpers import student_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -33,7 +35,7 @@ def test_build_grade_and_export_use_the_gradebook_at_the_url(tmp_path):
     _cli("build", "layers", "--course", str(course), "--db", url, cwd=tmp_path)
     solved = tmp_path / "in" / "ada_layers.ipynb"
     solved.parent.mkdir()
-    shutil.copy(ROOT / "assignments" / "source" / "layers" / "layers.ipynb", solved)
+    nbformat.write(student_notebook(ROOT / "assignments" / "source" / "layers" / "layers.ipynb"), str(solved))
     shutil.copy(course / "release" / "layers" / "layers.ipynb", tmp_path / "in" / "bo_layers.ipynb")
     _cli("grade", "layers", str(tmp_path / "in"), "--course", str(course), "--db", url, cwd=tmp_path)
     assert not (course / "gradebook.db").exists()

@@ -18,8 +18,8 @@ from autograder.mistakes import MISTAKES
 from autograder.results import read_result, result_path
 from autograder.student.convkit_check import DIAGNOSIS_MESSAGE
 from autograder.suites import cases_for, points_by_function
-from tests.grader.submissions_factory import BATCH_LIMITS, WORKERS, honest_body, honest_notebook, replace_body, \
-    write_submission
+from tests.grader.submissions_factory import BATCH_LIMITS, WORKERS, honest_body, honest_notebook, lost_cases, \
+    replace_body, write_submission
 
 pytestmark = pytest.mark.slow
 
@@ -201,8 +201,8 @@ return dz / n
 
 
 def expected_score(m: Mistaken) -> float:
-    lost = sum(c.points for c in cases_for(m.assignment) if m.failing(c))
-    return sum(points_by_function(m.assignment).values()) - lost
+    lost = lost_cases(cases_for(m.assignment), m.failing)
+    return sum(points_by_function(m.assignment).values()) - sum(c.points for c in lost)
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +235,14 @@ def test_a_mistaken_notebook_is_scored_exactly_and_diagnosed_on_every_case_it_br
     assert result["score"] == expected_score(m)  # whole and half points: exact
     cases = {(c.function, c.case_id): c for c in cases_for(m.assignment)}
     diagnosed = {"visible": 0, "hidden": 0}
+    lost = {(c.function, c.case_id) for c in lost_cases(cases_for(m.assignment), m.failing)}
     for t in result["tests"]:
         case = cases[(t["extra_data"]["function"], t["extra_data"]["case"])]
-        if not m.failing(case):
+        if (case.function, case.case_id) not in lost:
             assert t["status"] == "passed", t
+            continue
+        if not m.failing(case):  # right, but its function passes no hidden case: convkit_check.credit
+            assert (t["extra_data"]["kind"], t["score"]) == ("unconfirmed", 0), t
             continue
         assert t["status"] == "failed" and t["score"] == 0, t
         if m.mistake in case.diagnoses:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.safe_read import NOT_A_NOTEBOOK
 from autograder import feedback as fb
 from autograder import report as rp
 from autograder.safe_text import REPLACEMENT
@@ -122,7 +123,7 @@ def test_the_35_byte_notebook_gets_a_page_saying_why(graded):
     result = json.loads((course / "results" / "layers" / "c-tiny.json").read_text())
     assert result["score"] == 0.0 and not result["extra_data"]["load"]["ok"]
     text = page_text(_page(course, "c-tiny"))
-    assert "Your notebook could not be graded" in text and "NBFormatError" in text
+    assert "Your notebook could not be graded" in text and NOT_A_NOTEBOOK in text
     assert f"0 / {result['max_score']:g} points" in " ".join(text.split())
     assert "\ud800" not in text and REPLACEMENT in text
 
@@ -150,7 +151,7 @@ def test_no_page_shows_a_path_of_the_instructors_machine(graded, tmp_path_factor
     lou = page_text(_page(course, "lou"))
     assert fb.NOTEBOOK_MISSING.format(notebook="lou_layers.ipynb", student="lou", assignment="layers") in lou
     zed = page_text(_page(course, "zed"))
-    assert "zed_layers.ipynb" in zed and "NBFormatError" in zed
+    assert "zed_layers.ipynb" in zed and NOT_A_NOTEBOOK in zed
 
 
 def test_hidden_cases_stay_hidden_on_hostile_pages(graded, tmp_path):
@@ -168,7 +169,7 @@ def test_report_is_written_for_the_hostile_class(graded):
     course, _, _ = graded
     files = rp.write_report(course)
     text = page_text(files["layers.html"].read_bytes().decode("utf-8"))
-    assert "c-tiny" in text and "zed" in text and "failed to load: NBFormatError" in text
+    assert "c-tiny" in text and "zed" in text and f"failed to load: {NOT_A_NOTEBOOK}" in " ".join(text.split())
     assert "\ud800" not in text
     with open(files["grades.csv"], newline="", encoding="utf-8") as fh:
         grades = {r[rp.GRADES_ID_HEADER]: r for r in csv.DictReader(fh)}

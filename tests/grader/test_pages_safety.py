@@ -265,3 +265,20 @@ def test_a_report_page_that_fails_says_why_and_the_report_goes_on(tmp_path, monk
     assert failed in page_text(files["layers.html"].read_text())
     assert failed in page_text(files["index.html"].read_text())
     assert _read_csv(files["grades.csv"])[1][0] == "s1"
+
+
+def test_a_hidden_case_shows_its_problem_name_and_nothing_the_file_adds(tmp_path):
+    """A hidden case's row names the grader's problem (a fixed vocabulary); a forged one is dropped, and the
+    case's own output (which could hold anything) is never rendered."""
+    honest = submitted(tmp_path, "a-hidden")
+    write_notebook(honest)
+    result = make_result("a-hidden", honest, {"relu": None})
+    hidden = [t for t in result["tests"] if t["extra_data"]["hidden"] and t["extra_data"]["function"] == "relu"]
+    hidden[0]["extra_data"]["problem"] = "wrong-dtype"
+    hidden[1]["extra_data"]["problem"] = "<script>forged</script>"
+    hidden[1]["output"] = "hidden case: failed\nSECRET-OUTPUT-7731"
+    add_student(tmp_path, "a-hidden", result)
+    text = page_text(fb.write_feedback(ASSIGNMENT, tmp_path)[0].read_text())
+    kind = hidden[0]["extra_data"]["kind"]
+    assert fb.HIDDEN_PROBLEM_REASON.format(kind=kind, problem="wrong-dtype") in text
+    assert "forged" not in text and "SECRET-OUTPUT-7731" not in text
