@@ -156,13 +156,6 @@ def test_a_hidden_error_names_the_builtin_type_and_never_the_students_message(gr
             assert t["extra_data"]["problem"] == cc.RAISED
 
 
-def _sandbox_reports_frames() -> bool:
-    from autograder.sandbox import StudentError
-
-    return hasattr(StudentError("ValueError", ""), "frames")
-
-
-@pytest.mark.skipif(not _sandbox_reports_frames(), reason="the sandbox's StudentError does not carry frames yet")
 def test_a_hidden_error_names_the_students_own_line(graded):
     path, result = graded("conv_bias_column")
     t = _tests_of(result, "conv2d_forward")["float32"]
