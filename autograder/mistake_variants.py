@@ -217,8 +217,8 @@ def _weighted(f, x, dout):
     return np.sum(f(x) * dout)
 
 
-def numerical_gradient_over_h(f, x, dout, h=1e-5):
-    """``(L(x + h) - L(x - h)) / h``: the central difference without its 2."""
+def _central_difference(f, x, dout, h, *, divisor: float, restore: bool):
+    """The loop of a student's central difference, with its divisor (``2`` of ``2h``) and whether x[i] is put back."""
     x = np.array(x, dtype=np.float64)
     dx = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -227,23 +227,20 @@ def numerical_gradient_over_h(f, x, dout, h=1e-5):
         plus = _weighted(f, x, dout)
         x[i] = old - h
         minus = _weighted(f, x, dout)
-        x[i] = old
-        dx[i] = (plus - minus) / h
+        if restore:
+            x[i] = old
+        dx[i] = (plus - minus) / (divisor * h)
     return dx
+
+
+def numerical_gradient_over_h(f, x, dout, h=1e-5):
+    """``(L(x + h) - L(x - h)) / h``: the central difference without its 2."""
+    return _central_difference(f, x, dout, h, divisor=1.0, restore=True)
 
 
 def numerical_gradient_not_restored(f, x, dout, h=1e-5):
     """x[i] left at ``old - h`` after its two evaluations: every later element is differentiated at a moved x."""
-    x = np.array(x, dtype=np.float64)
-    dx = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = _weighted(f, x, dout)
-        x[i] = old - h
-        minus = _weighted(f, x, dout)
-        dx[i] = (plus - minus) / (2 * h)
-    return dx
+    return _central_difference(f, x, dout, h, divisor=2.0, restore=False)
 
 
 # ---- generic: a constant factor, a transpose -----------------------------------------------------------------

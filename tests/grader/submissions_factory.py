@@ -38,7 +38,7 @@ from autograder.suites import cases_for, points_by_function
 
 __all__ = ["ASSIGNMENT", "BATCH_LIMITS", "HOSTILE", "MISTAKES", "HONEST", "Hostile", "MistakeSubmission",
            "HonestSubmission", "Context", "BatchRun", "pristine_course", "fresh_course", "honest_notebook",
-           "with_stubs", "replace_body", "expected_score", "lost_cases", "write_submission", "layers_batch",
+           "with_stubs", "replace_body", "expected_score", "lost_cases", "check_case_by_case", "write_submission", "layers_batch",
            "procs_with", "gradebook_scores", "course_listing"]
 
 ASSIGNMENT = "layers"
@@ -429,13 +429,40 @@ class MistakeSubmission:
     function: str
     body: str
     fails: Callable | None = None
+    assignment: str = ASSIGNMENT
 
     @property
     def student(self) -> str:
         return f"mistake_{self.mistake}_{self.function}"
 
     def failing(self, case) -> bool:
-        return self.fails(case) if self.fails else self.mistake in case.diagnoses
+        return self.fails(case) if self.fails else case.function == self.function and self.mistake in case.diagnoses
+
+
+def check_case_by_case(result: dict, m: MistakeSubmission) -> dict[str, int]:
+    """Assert every case of ``result`` is scored as ``m`` makes it (:func:`lost_cases`: the cases it breaks fail,
+    the right ones of a function that passes no hidden case are "unconfirmed", the rest pass) and its mistake is
+    named on each broken case whose answer it changes; returns how many were named, by visibility."""
+    from autograder.mistakes import MISTAKES as KNOWN
+    from autograder.student.convkit_check import DIAGNOSIS_MESSAGE
+
+    cases = {(c.function, c.case_id): c for c in cases_for(m.assignment)}
+    lost = {(c.function, c.case_id) for c in lost_cases(list(cases.values()), m.failing)}
+    named = {"visible": 0, "hidden": 0}
+    for t in result["tests"]:
+        case = cases[(t["extra_data"]["function"], t["extra_data"]["case"])]
+        if (case.function, case.case_id) not in lost:
+            assert t["status"] == "passed", t
+            continue
+        if not m.failing(case):  # right, but its function passes no hidden case: convkit_check.credit
+            assert (t["extra_data"]["kind"], t["score"]) == ("unconfirmed", 0), t
+            continue
+        assert t["status"] == "failed" and t["score"] == 0, t
+        if m.mistake in case.diagnoses:  # the mistake changes this case's answer: it must be named
+            assert m.mistake in (t["extra_data"]["diagnosis"] or "").split(", "), t
+            assert DIAGNOSIS_MESSAGE.format(name=m.mistake, explanation=KNOWN[m.mistake].explanation) in t["output"]
+            named[case.visibility] += 1
+    return named
 
 
 _WINDOWS = "np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))"
@@ -453,7 +480,7 @@ MISTAKES = [
     # x @ w.T only runs when w is square; the other cases fail with an error, the bad-input case still raises.
     MistakeSubmission("weights_transposed", "dense_forward",
                       "dtype = same_float_dtype(x, w, b)\nreturn x.astype(dtype) @ w.astype(dtype).T + b.astype(dtype)",
-                      fails=lambda c: c.kind != "raises"),
+                      fails=lambda c: c.function == "dense_forward" and c.kind != "raises"),
     MistakeSubmission("softmax_overflow", "softmax", "e = np.exp(z)\nreturn e / e.sum(axis=-1, keepdims=True)"),
     MistakeSubmission("softmax_wrong_axis", "softmax",
                       "e = np.exp(z - z.max(axis=0, keepdims=True))\nreturn e / e.sum(axis=0, keepdims=True)"),
@@ -482,9 +509,9 @@ def lost_cases(cases, failing) -> list:
 
 
 def mistake_expected(m: MistakeSubmission) -> float:
-    """Total points minus the cases of ``m.function`` that the mistake loses (:func:`lost_cases`)."""
-    mine = [c for c in cases_for(ASSIGNMENT) if c.function == m.function]
-    return sum(points_by_function(ASSIGNMENT).values()) - sum(c.points for c in lost_cases(mine, m.failing))
+    """Total points minus the cases the mistake loses (:func:`lost_cases`)."""
+    lost = lost_cases(cases_for(m.assignment), m.failing)
+    return sum(points_by_function(m.assignment).values()) - sum(c.points for c in lost)
 
 
 # ----------------------------------------------------------------------------------------------- courses

@@ -8,7 +8,6 @@ table, never from the grader), and the mistake's name on each of those cases its
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import pytest
@@ -16,33 +15,19 @@ import pytest
 from autograder.build import build_course
 from autograder.mistakes import MISTAKES
 from autograder.results import read_result, result_path
-from autograder.student.convkit_check import DIAGNOSIS_MESSAGE
-from autograder.suites import cases_for, points_by_function
-from tests.grader.submissions_factory import BATCH_LIMITS, WORKERS, honest_body, honest_notebook, lost_cases, \
-    replace_body, write_submission
+from autograder.suites import points_by_function
+from tests.grader.submissions_factory import BATCH_LIMITS, WORKERS, MistakeSubmission, check_case_by_case, \
+    honest_body, honest_notebook, mistake_expected, replace_body, write_submission
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENTS = ("convolution", "layers", "backprop")
 
 
-@dataclass(frozen=True)
-class Mistaken:
+def Mistaken(assignment: str, mistake: str, function: str, body: str, fails: Callable | None = None):
     """``function`` of ``assignment`` with ``body`` as its solution; ``fails(case)``: the cases it gets wrong
     (default: the cases of ``function`` whose answer the mistake changes)."""
-
-    assignment: str
-    mistake: str
-    function: str
-    body: str
-    fails: Callable | None = None
-
-    @property
-    def student(self) -> str:
-        return f"{self.mistake}_{self.function}"
-
-    def failing(self, case) -> bool:
-        return self.fails(case) if self.fails else case.function == self.function and self.mistake in case.diagnoses
+    return MistakeSubmission(mistake, function, body, fails, assignment)
 
 
 def _round_changes(c) -> bool:
@@ -200,9 +185,7 @@ return dz / n
 ]
 
 
-def expected_score(m: Mistaken) -> float:
-    lost = lost_cases(cases_for(m.assignment), m.failing)
-    return sum(points_by_function(m.assignment).values()) - sum(c.points for c in lost)
+
 
 
 @pytest.fixture(scope="module")
@@ -232,23 +215,8 @@ def test_every_added_mistake_is_submitted_and_known():
 @pytest.mark.parametrize("m", SUBMISSIONS, ids=[m.student for m in SUBMISSIONS])
 def test_a_mistaken_notebook_is_scored_exactly_and_diagnosed_on_every_case_it_breaks(results, m):
     result = results[(m.assignment, m.student)]
-    assert result["score"] == expected_score(m)  # whole and half points: exact
-    cases = {(c.function, c.case_id): c for c in cases_for(m.assignment)}
-    diagnosed = {"visible": 0, "hidden": 0}
-    lost = {(c.function, c.case_id) for c in lost_cases(cases_for(m.assignment), m.failing)}
-    for t in result["tests"]:
-        case = cases[(t["extra_data"]["function"], t["extra_data"]["case"])]
-        if (case.function, case.case_id) not in lost:
-            assert t["status"] == "passed", t
-            continue
-        if not m.failing(case):  # right, but its function passes no hidden case: convkit_check.credit
-            assert (t["extra_data"]["kind"], t["score"]) == ("unconfirmed", 0), t
-            continue
-        assert t["status"] == "failed" and t["score"] == 0, t
-        if m.mistake in case.diagnoses:
-            assert m.mistake in (t["extra_data"]["diagnosis"] or "").split(", "), t
-            assert DIAGNOSIS_MESSAGE.format(name=m.mistake, explanation=MISTAKES[m.mistake].explanation) in t["output"]
-            diagnosed[case.visibility] += 1
+    assert result["score"] == mistake_expected(m)  # whole and half points: exact
+    diagnosed = check_case_by_case(result, m)
     assert diagnosed["hidden"] >= 1, diagnosed  # the measured gap: bugs that show only on hidden cases
 
 
