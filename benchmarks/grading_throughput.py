@@ -13,7 +13,7 @@ copies the course twice so both graders start from the same state, and times, al
 Both are timed as the command line an instructor runs (start-up included). Then the sandbox's start-up per
 submission: the median ``Sandbox.startup_s`` of SANDBOX_STARTS starts on a complete submission with the grader's
 preamble. Prints a table, writes ``benchmarks/results/grading_throughput.json``, and ends with a PASS/FAIL line
-against the floors of issue 4 (ratio >= RATIO_FLOOR, start-up <= STARTUP_FLOOR_S). A report, not a test: exit 0.
+against the floors (ratio >= RATIO_FLOOR, start-up <= STARTUP_FLOOR_S). A report, not a test: exit 0.
 """
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ASSIGNMENTS = ("convolution", "layers", "backprop")
 SUBMISSIONS, QUICK_SUBMISSIONS = 100, 20
 WORKERS = 2
-RATIO_FLOOR = 3.0  # autograder grade at least 3x the stock throughput on 2 cores (issue 4)
+# autograder grade at least 12x the stock throughput on 2 cores: issue 4 set 3x; the kit measured 14.3-22.6x before
+# the security fixes of issue 8 (public cases first, a CPU share and a budget per worker), which may cost no more.
+RATIO_FLOOR = 12.0
 STARTUP_FLOOR_S = 0.3  # sandbox start-up per submission at most this (issue 4)
 SANDBOX_STARTS = 20
 NBGRADER_CELL_TIMEOUT_S = 60  # generous: no submission here loops; nbgrader's default is 30 s per cell
