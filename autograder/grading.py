@@ -24,6 +24,7 @@ from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, Stu
 from autograder.student import convkit_check as cc
 from autograder.safe_read import NOT_A_NOTEBOOK, NOT_JSON, NOT_UTF8, SubmissionRefused, refusal_sha256
 from autograder.submissions import Submission
+from autograder.suites import twins_for
 
 __all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "HIDDEN_OUTPUT"]
 
@@ -254,13 +255,17 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
             # Every public case runs before any hidden one (invariant 7): what the student's code returns, raises
             # or prints on a public case (shown in full) cannot carry anything it saw in a hidden input, and of the
             # hidden cases only what the grader computed is ever shown (_test_entry).
+            # The public cases' twins run with the hidden ones (their inputs are the grader's, never shown).
             public = [c for c in cases if c.visibility == "visible"]
             hidden = [c for c in cases if c.visibility != "visible"]
+            twins = twins_for(assignment, public)
             call = _sandbox_call(sandbox)
             by_case = dict(zip(map(id, public), run_suite(public, call, cells), strict=True))
             public_seconds = time.perf_counter() - started
-            by_case.update(zip(map(id, hidden), run_suite(hidden, call, cells), strict=True))
-            results = cc.credit(cases, [by_case[id(c)] for c in cases])
+            later = hidden + list(twins.values())
+            by_case.update(zip(map(id, later), run_suite(later, call, cells), strict=True))
+            twin_passed = {key: by_case[id(t)].status in ("passed", "dtype") for key, t in twins.items()}
+            results = cc.credit(cases, [by_case[id(c)] for c in cases], twin_passed)
             layers, missing = list(sandbox.layers), dict(sandbox.missing)
     except SandboxError as exc:
         message = CRASH_MESSAGE.format(reason=exc)

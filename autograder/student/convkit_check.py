@@ -90,8 +90,9 @@ WRONG_EXCEPTION_MESSAGE = "expected {function} to raise {expected} for this bad 
 DIAGNOSIS_MESSAGE = "likely mistake ({name}): {explanation}"
 PROVIDED_CHECK_MESSAGE = ("the input checks of {function} are given in its cell; they earn points once {function} "
                           "itself is implemented")
-UNCONFIRMED_MESSAGE = ("this public case earns its points once {function} also passes a hidden case: the public "
-                       "cases check your function, they are not the whole grade")
+UNCONFIRMED_MESSAGE = ("this public case earns its points when {function} also gets the grader's variant of it right "
+                       "(the same call on inputs of the grader's making, graded with the hidden cases): the public "
+                       "answers alone are not an implementation")
 UNCONFIRMED_CHECK_MESSAGE = ("rejecting bad input earns points once {function} also computes a right answer on an "
                              "ordinary case")
 SUMMARY_MESSAGE = "{passed} of {total} public cases passed — hidden cases are graded too"
@@ -799,35 +800,41 @@ def _diagnosis_lines(names, case: Case) -> list[str]:
     return [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
 
 
-def credit(cases: list[Case], results: list[CaseResult]) -> list[CaseResult]:
+def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = None) -> list[CaseResult]:
     """The rule by which public and bad-input cases earn their points: only for a function that works.
 
-    A function "works" when it earns points on at least one of its hidden ordinary cases (any ordinary case where it
-    has no hidden one, as in the self-check, which sees public cases only). Until then its public cases and its
-    bad-input ("raises") cases earn nothing: returning the shipped expected values, or raising ValueError on every
-    input, is not an implementation. A stub's bad-input cases say that the provided checks earn nothing by
-    themselves (:data:`PROVIDED_CHECK_MESSAGE`)."""
+    A public case earns its points when its twin passes too: the grader runs the same call again among the hidden
+    cases on inputs of its own making (``twins``: ``{(function, case_id): passed}``). A function that gets the public
+    case right gets its twin right; returning the shipped expected values does not. A public case without a twin
+    earns its points when its function passes one of its hidden cases. A bad-input ("raises") case earns its points
+    when its function earns points on an ordinary case. The self-check (public cases only) has neither twins nor
+    hidden cases: there the public cases stand, and rejecting bad input counts once an ordinary case passes. A
+    stub's bad-input cases say the provided checks earn nothing by themselves (:data:`PROVIDED_CHECK_MESSAGE`)."""
+    twins = twins or {}
     hidden_fns = {c.function for c in cases if c.kind != "raises" and c.visibility != "visible"}
-    works, stub_only = set(), {c.function for c in cases}
-    for c, r in zip(cases, results, strict=True):
-        if c.kind == "raises":
-            continue
-        if r.status != "stub":
-            stub_only.discard(c.function)
-        if r.points > 0 and (c.visibility != "visible" or c.function not in hidden_fns):
-            works.add(c.function)
-    out = []
-    for c, r in zip(cases, results, strict=True):
-        if r.points and c.function not in works and (c.kind == "raises" or c.visibility == "visible"):
-            if c.function in stub_only:
-                r = replace(r, points=0.0, status="stub", diagnosis=None, problem=IS_STUB,
-                            message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
-            else:
-                template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
-                r = replace(r, points=0.0, status="unconfirmed", diagnosis=None, problem=UNCONFIRMED,
-                            message=r.message + "\n" + template.format(function=r.function))
-        out.append(r)
-    return out
+    passes_hidden = {c.function for c, r in zip(cases, results, strict=True)
+                     if c.kind != "raises" and c.visibility != "visible" and r.points > 0}
+    stub_only = {c.function for c in cases} - {c.function for c, r in zip(cases, results, strict=True)
+                                               if c.kind != "raises" and r.status != "stub"}
+
+    def confirmed(c: Case) -> bool:
+        if (c.function, c.case_id) in twins:
+            return bool(twins[(c.function, c.case_id)])
+        return c.function not in hidden_fns or c.function in passes_hidden
+
+    def unconfirmed(c: Case, r: CaseResult) -> CaseResult:
+        if c.function in stub_only:
+            return replace(r, points=0.0, status="stub", diagnosis=None, problem=IS_STUB,
+                           message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
+        template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
+        return replace(r, points=0.0, status="unconfirmed", diagnosis=None, problem=UNCONFIRMED,
+                       message=r.message + "\n" + template.format(function=r.function))
+
+    out = [unconfirmed(c, r) if r.points and c.kind != "raises" and c.visibility == "visible" and not confirmed(c)
+           else r for c, r in zip(cases, results, strict=True)]
+    works = {c.function for c, r in zip(cases, out) if c.kind != "raises" and r.points > 0}
+    return [unconfirmed(c, r) if r.points and c.kind == "raises" and c.function not in works else r
+            for c, r in zip(cases, out)]
 
 
 def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):

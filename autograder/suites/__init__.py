@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import secrets
 from dataclasses import replace
 
 import numpy as np
@@ -19,9 +20,12 @@ from autograder.mistakes import MISTAKES, mistaken_answers
 from autograder.student.convkit_check import (ATOL_FLOAT32, ATOL_FLOAT64, RTOL_FLOAT32, RTOL_FLOAT64, Case,
                                               compare, save_cases)
 
-__all__ = ["ASSIGNMENTS", "Case", "case", "cases_for", "freeze_public", "points_by_function", "reference_function"]
+__all__ = ["ASSIGNMENTS", "Case", "case", "cases_for", "twins_for", "TWIN_SCALES", "freeze_public",
+           "points_by_function", "reference_function"]
 
 ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
+TWIN_SCALES = (0.5, 2.0, 4.0)
+TWIN_SUFFIX = "~twin"
 VISIBILITIES = ("visible", "hidden")
 
 
@@ -81,6 +85,18 @@ def _float_dtypes(value) -> set:
     return set()
 
 
+def _with_expected(c: Case, f32: bool) -> Case:
+    """``c`` with the live reference's answer as its expected value, and the dtype the answer must have."""
+    obj = reference_function(c.function)
+    copied = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in c.args)
+    expected = obj(*copied, **c.kwargs) if callable(obj) else obj[c.args[0]]
+    expected = np.array(expected) if isinstance(expected, np.ndarray) else expected
+    # The dtype rule (convkit_check): every float array of the result, alone or in a tuple or dict, has the
+    # dtype of the floating inputs. Checked where a float32 input makes it differ from NumPy's float64 default.
+    dtypes = _float_dtypes(expected)
+    return replace(c, expected=expected, dtype=dtypes.pop() if f32 and len(dtypes) == 1 else None)
+
+
 def _complete(assignment: str, c: Case) -> Case:
     f32 = _has_float32(c.args) or _has_float32(c.kwargs.values())
     rtol = c.rtol if c.rtol is not None else (RTOL_FLOAT32 if f32 else RTOL_FLOAT64)
@@ -88,15 +104,8 @@ def _complete(assignment: str, c: Case) -> Case:
     c = replace(c, assignment=assignment, rtol=rtol, atol=atol, arg_names=c.arg_names or _arg_names(c.function,
                                                                                                      len(c.args)))
     if c.kind in ("array", "exact"):
-        obj = reference_function(c.function)
-        copied = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in c.args)
-        expected = obj(*copied, **c.kwargs) if callable(obj) else obj[c.args[0]]
-        expected = np.array(expected) if isinstance(expected, np.ndarray) else expected
-        # The dtype rule (convkit_check): every float array of the result, alone or in a tuple or dict, has the
-        # dtype of the floating inputs. Checked where a float32 input makes it differ from NumPy's float64 default.
-        dtypes = _float_dtypes(expected)
-        dtype = dtypes.pop() if f32 and len(dtypes) == 1 else None
-        c = replace(c, expected=expected, dtype=dtype)
+        c = _with_expected(c, f32)
+        expected = c.expected
         diagnoses = {}
         for name, value in mistaken_answers(c.function, c.args, c.kwargs).items():
             if compare(value, expected, replace(c, dtype=None)):  # keep only mistakes that change the answer
@@ -115,6 +124,47 @@ def _all_cases(assignment: str) -> tuple[Case, ...]:
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate case ids in {assignment}")
     return cases
+
+
+def _scaled(value, scale: float):
+    """``value`` with every float array multiplied by ``scale`` (a power of two: exact), everything else kept."""
+    if isinstance(value, np.ndarray):
+        return value * value.dtype.type(scale) if value.dtype.kind == "f" else value
+    if isinstance(value, tuple):
+        return tuple(_scaled(v, scale) for v in value)
+    if isinstance(value, list):
+        return [_scaled(v, scale) for v in value]
+    if isinstance(value, dict):
+        return {k: _scaled(v, scale) for k, v in value.items()}
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _twins(assignment: str) -> dict[tuple[str, str], Case]:
+    # The scale is drawn once per grading process and never leaves it: a submission cannot tabulate the twins'
+    # answers the way it could tabulate the public ones.
+    scale = secrets.choice(TWIN_SCALES)
+    twins = {}
+    for c in cases_for(assignment, "visible"):
+        if c.kind != "array" or not (_float_dtypes(list(c.args)) | _float_dtypes(c.kwargs)):
+            continue
+        twin = replace(c, case_id=f"{c.case_id}{TWIN_SUFFIX}", args=_scaled(c.args, scale),
+                       kwargs=_scaled(c.kwargs, scale), visibility="hidden", points=0.0, diagnoses={},
+                       explanations={}, description=f"the grader's twin of {c.case_id}")
+        try:
+            twins[(c.function, c.case_id)] = _with_expected(twin, c.dtype is not None)
+        except (ValueError, TypeError):  # the reference refuses the scaled inputs: this case has no twin
+            continue
+    return twins
+
+
+def twins_for(assignment: str, cases) -> dict[tuple[str, str], Case]:
+    """The grader's hidden twin of each public case among ``cases`` that has one: the same call with every float
+    input scaled by a power of two drawn per process (convkit_check.credit: a public case earns its points when
+    its twin passes too). Keyed by the public case's ``(function, case_id)``."""
+    twins = _twins(assignment)
+    return {(c.function, c.case_id): twins[(c.function, c.case_id)] for c in cases
+            if c.visibility == "visible" and (c.function, c.case_id) in twins}
 
 
 def cases_for(assignment: str, visibility: str | None = None) -> list[Case]:

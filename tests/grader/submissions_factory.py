@@ -34,7 +34,7 @@ from assignments.authoring.nb import BEGIN, END, fill_solutions, without_delimit
 from autograder.build import SOURCE_ROOT, build_course
 from autograder.results import read_result, result_path
 from autograder.sandbox import Limits
-from autograder.suites import cases_for, points_by_function
+from autograder.suites import cases_for, points_by_function, twins_for
 
 __all__ = ["ASSIGNMENT", "BATCH_LIMITS", "HOSTILE", "MISTAKES", "HONEST", "Hostile", "MistakeSubmission",
            "HonestSubmission", "Context", "BatchRun", "pristine_course", "fresh_course", "honest_notebook",
@@ -495,16 +495,22 @@ MISTAKES = [
 
 
 def lost_cases(cases, failing) -> list:
-    """The cases a function loses when it gets ``failing(case)`` wrong, by convkit_check.credit's rule: those, and
-    when it gets every hidden ordinary case wrong, its public and bad-input cases too."""
+    """The cases a function loses when it gets ``failing(case)`` wrong, by convkit_check.credit's rule: those; a
+    public case without a twin (suites.twins_for: no float input) when its function gets every hidden case wrong (a
+    twin fails where its public case fails: the same call on scaled inputs); a bad-input case when its function
+    earns nothing on any ordinary case."""
     lost = [c for c in cases if failing(c)]
     by_function: dict = {}
     for c in cases:
         by_function.setdefault(c.function, []).append(c)
     for function, mine in by_function.items():
+        twins = twins_for(mine[0].assignment, mine)
         hidden = [c for c in mine if c.kind != "raises" and c.visibility != "visible"]
         if hidden and all(failing(c) for c in hidden):
-            lost += [c for c in mine if (c.kind == "raises" or c.visibility == "visible") and c not in lost]
+            lost += [c for c in mine if c.kind != "raises" and c.visibility == "visible"
+                     and (c.function, c.case_id) not in twins and c not in lost]
+        if all(c in lost for c in mine if c.kind != "raises"):
+            lost += [c for c in mine if c.kind == "raises" and c not in lost]
     return lost
 
 

@@ -135,3 +135,28 @@ def test_the_held_out_digits_are_never_frozen(tmp_path):
     x_test = held_out.data["x"]
     for a in frozen:
         assert a.tobytes().find(x_test[0].tobytes()) < 0  # not even the first held-out digit
+
+
+@pytest.mark.parametrize("assignment", ["convolution", "layers", "backprop"])
+def test_every_public_case_with_a_float_input_has_a_hidden_twin_on_other_inputs(assignment):
+    """Is each public array case with a float input twinned (same call, inputs scaled by one power of two of
+    TWIN_SCALES), hidden, worth no points, with the reference's answer to the twin's own inputs?"""
+    import numpy as np
+
+    from autograder.suites import TWIN_SCALES, twins_for
+
+    public = cases_for(assignment, "visible")
+    twins = twins_for(assignment, public)
+    floats = [c for c in public if c.kind == "array" and any(isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                                                            for a in c.args)]
+    assert floats and all((c.function, c.case_id) in twins for c in floats)
+    scales = set()
+    for c in floats:
+        twin = twins[(c.function, c.case_id)]
+        assert twin.visibility == "hidden" and twin.points == 0 and twin.function == c.function
+        x, y = next((a, b) for a, b in zip(c.args, twin.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                    and np.any(a))
+        first = np.flatnonzero(x)[0]
+        scales.add(float(y.flat[first] / x.flat[first]))
+        assert not np.array_equal(x, y)
+    assert len(scales) == 1 and scales <= set(TWIN_SCALES)

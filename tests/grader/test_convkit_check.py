@@ -387,3 +387,37 @@ def test_the_numpy_warning_names_both_versions_when_the_majors_differ(tmp_path):
     assert cc.numpy_version_warning(tmp_path) is None
     cc.save_cases([_case()], tmp_path)  # cases frozen before the version was recorded: nothing to compare
     assert cc.numpy_version_warning(tmp_path, here="1.26.4") is None
+
+
+# ---- the credit rule (convkit_check.credit) --------------------------------------------------------------------
+def _credit_case(case_id, visibility="visible", kind="array"):
+    return cc.Case(assignment="layers", function="relu", case_id=case_id, visibility=visibility, kind=kind, points=1.0)
+
+
+def _outcome(case, status):
+    return cc.CaseResult(case.case_id, case.function, 1.0 if status == "passed" else 0.0, 1.0, status, "report")
+
+
+@pytest.mark.parametrize("twin, hidden, public_points, check_points", [
+    (True, "failed", 1.0, 1.0),     # right on the public inputs and on its twin: a working function, whatever else
+    (False, "passed", 0.0, 1.0),    # the twin fails (a lookup of the shipped answers): the public case earns nothing
+    (None, "passed", 1.0, 1.0),     # no twin: a hidden case that passes confirms it
+    (None, "failed", 0.0, 0.0),     # no twin, no hidden case passes: nothing, nor for rejecting bad input
+])
+def test_a_public_case_earns_its_points_when_its_twin_or_a_hidden_case_confirms_it(twin, hidden, public_points,
+                                                                                 check_points):
+    cases = [_credit_case("public"), _credit_case("hidden", "hidden"), _credit_case("bad", "visible", "raises")]
+    results = [_outcome(cases[0], "passed"), _outcome(cases[1], hidden), _outcome(cases[2], "passed")]
+    twins = {} if twin is None else {("relu", "public"): twin}
+    got = cc.credit(cases, results, twins)
+    assert [r.points for r in got] == [public_points, 1.0 if hidden == "passed" else 0.0, check_points]
+    if not public_points:
+        assert got[0].status == "unconfirmed" and cc.UNCONFIRMED_MESSAGE.format(function="relu") in got[0].message
+
+
+def test_in_the_self_check_rejecting_bad_input_counts_once_an_ordinary_case_passes():
+    cases = [_credit_case("public"), _credit_case("bad", "visible", "raises")]
+    assert [r.points for r in cc.credit(cases, [_outcome(cases[0], "passed"), _outcome(cases[1], "passed")])] == [1, 1]
+    got = cc.credit(cases, [_outcome(cases[0], "failed"), _outcome(cases[1], "passed")])
+    assert [r.points for r in got] == [0, 0] and got[1].status == "unconfirmed"
+    assert cc.UNCONFIRMED_CHECK_MESSAGE.format(function="relu") in got[1].message
