@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from autograder.gradebook import default_db_url, record
 from autograder.results import is_current, result_path, write_result
-from autograder.submissions import Submission, discover
+from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
 
 __all__ = ["BatchSummary", "grade_batch", "SUMMARY_LINE", "CourseLocked", "LOCKED_MESSAGE", "course_lock"]
 
@@ -190,10 +190,18 @@ def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
         summary.load_failed.append(sub.student)
     if extra.get("timed_out"):
         summary.timed_out.append(sub.student)
+    timestamp = sub.timestamp
+    if timestamp is not None:  # written on the student's side of the exchange: nbgrader must read it, or it is dropped
+        from nbgrader.utils import parse_utc
+
+        try:
+            parse_utc(timestamp)
+        except Exception:  # dateutil raises several types for a string it cannot read
+            timestamp = extra["timestamp"] = None
+            extra["timestamp_refused"] = TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID)
     try:
         # Every assignment has one notebook, named after it (assignments/source/<name>/<name>.ipynb).
-        record(db_url, course_id, assignment, sub.student, assignment, extra["cell_scores"],
-               sub.timestamp)
+        record(db_url, course_id, assignment, sub.student, assignment, extra["cell_scores"], timestamp)
         extra["recorded"] = True
     except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
         summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"

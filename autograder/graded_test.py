@@ -1,13 +1,16 @@
 """The graded suite (run by autograder.suite.run_suite, never collected by the kit's own tests).
 
-``graded_case``, ``student_call``, ``student_cells`` and ``record`` come from the grading plugin: the case (data,
-expected value from the live reference), the proxy into the student's sandbox, the grader's copy of the notebook's
-cells, and the recorder of the trusted result.
+One test per run of consecutive cases of one function and one visibility (``graded_cases``, in the order grading
+gives: every public case before any hidden one), so a pytest test costs its overhead once per function rather than
+once per case. ``grading`` carries ``call`` (the proxy into the student's sandbox), ``cells`` (the grader's copy of
+the notebook's cells) and ``record`` (the recorder of the trusted result of each case).
 """
 from autograder.student.convkit_check import run_case
 
 
-def test_graded_case(graded_case, student_call, student_cells, record):
-    result = run_case(graded_case, student_call, student_cells)
-    record(result)
-    assert result.passed, result.message
+def test_graded_cases(graded_cases, grading):
+    results = [run_case(case, grading.call, grading.cells) for case in graded_cases]
+    for result in results:
+        grading.record(result)
+    failed = [r for r in results if not r.passed]
+    assert not failed, "\n\n".join(r.message for r in failed)

@@ -1,13 +1,15 @@
 """The graded pytest suite: one real pytest session per submission, in the trusted grader process.
 
-:func:`run_suite` runs ``graded_test.py`` with a plugin that parametrises it over the submission's cases and hands
-each test the ``call`` that reaches the student's sandboxed functions. Each test runs ``convkit_check.run_case`` --
-the same code the student's self-check runs -- records the :class:`CaseResult` and asserts it passed, so pytest's
-own report and the recorded points cannot disagree.
+:func:`run_suite` runs ``graded_test.py`` with a plugin that parametrises it over runs of the submission's cases
+(consecutive cases of one function and visibility) and hands each test the ``call`` that reaches the student's
+sandboxed functions. Each test runs ``convkit_check.run_case`` -- the same code the student's self-check runs -- on
+its cases in order, records each :class:`CaseResult` and asserts they all passed, so pytest's own report and the
+recorded points cannot disagree.
 """
 from __future__ import annotations
 
 import io
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -28,36 +30,43 @@ _PYTEST_ARGS = ["-q", "--disable-plugin-autoload", "-p", "no:cacheprovider", "-p
 
 
 class _GradingPlugin:
-    def __init__(self, cases, call, cells):
-        self.cases, self.call, self.cells, self.results = cases, call, cells, {}
+    def __init__(self, cases, call, cells, recorded_at):
+        self.call, self.cells, self.results = call, cells, {}
+        self.recorded_at = recorded_at if recorded_at is not None else {}
+        self.groups: list[list] = []  # runs of consecutive cases of one function and one visibility, in order
+        for case in cases:
+            last = self.groups[-1][-1] if self.groups else None
+            if last is not None and (last.function, last.visibility) == (case.function, case.visibility):
+                self.groups[-1].append(case)
+            else:
+                self.groups.append([case])
 
     def pytest_generate_tests(self, metafunc):
-        if "graded_case" in metafunc.fixturenames:
-            metafunc.parametrize("graded_case", self.cases, ids=[f"{c.function}-{c.case_id}" for c in self.cases])
+        if "graded_cases" in metafunc.fixturenames:
+            metafunc.parametrize("graded_cases", self.groups,
+                                 ids=[f"{g[0].function}-{g[0].visibility}-{i}" for i, g in enumerate(self.groups)])
 
     @pytest.fixture
-    def student_call(self):
-        return self.call
+    def grading(self):
+        return self
 
-    @pytest.fixture
-    def student_cells(self):
-        return self.cells
-
-    @pytest.fixture
-    def record(self):
-        return lambda result: self.results.__setitem__((result.function, result.case_id), result)
+    def record(self, result):
+        self.results[(result.function, result.case_id)] = result
+        self.recorded_at[(result.function, result.case_id)] = time.perf_counter()
 
 
-def run_suite(cases, call, cells=None) -> list:
-    """Run the graded suite over ``cases`` with ``call`` and return one CaseResult per case, in order. ``cells``
-    (cell number -> source) lets a result name the student's line that raised.
+def run_suite(cases, call, cells=None, recorded_at: dict | None = None) -> list:
+    """Run the graded suite over ``cases`` with ``call`` and return one CaseResult per case, in order. The cases
+    run in the order given (one parametrised test: pytest keeps it). ``cells`` (cell number -> source) lets a
+    result name the student's line that raised; ``recorded_at`` receives ``perf_counter()`` per case as it ends.
+    Consecutive cases of one function and visibility share one pytest test (graded_test.py).
 
     A case whose test did not record a result (which would mean a bug in the suite, not in the submission) raises
     RuntimeError rather than being scored silently.
     """
     if not cases:
         return []
-    plugin = _GradingPlugin(cases, call, cells)
+    plugin = _GradingPlugin(cases, call, cells, recorded_at)
     sink = io.StringIO()
     with redirect_stdout(sink), redirect_stderr(sink):
         code = pytest.main([*_PYTEST_ARGS, str(SUITE_FILE)], plugins=[plugin])

@@ -74,3 +74,18 @@ def test_a_result_whose_gradebook_write_failed_is_graded_again(tmp_path_factory)
     assert sum(gradebook_scores(course)["alice"].values()) == expected_score(HONEST[0].broken)
     third = grade_batch(ASSIGNMENT, [], course, workers=1, progress=False, limits=BATCH_LIMITS)
     assert third.graded == [] and third.unchanged == ["alice"]
+
+
+def test_a_timestamp_of_the_right_shape_that_nbgrader_cannot_read_is_dropped_not_fatal(tmp_path_factory):
+    """A timestamp.txt that looks like one but is no date (month 13): recorded without it, the refusal named."""
+    from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED
+
+    course = fresh_course(tmp_path_factory, "bad-timestamp")
+    path = write_submission(course, "carol", HONEST[0].build(course))
+    (path.parent / "timestamp.txt").write_text("2026-13-45 25:61:00 UTC\n")
+    summary = grade_batch(ASSIGNMENT, [], course, workers=1, progress=False, limits=BATCH_LIMITS)
+    assert summary.graded == ["carol"] and summary.errors == {}
+    extra = read_result(result_path(course, ASSIGNMENT, "carol"))["extra_data"]
+    assert (extra["recorded"], extra["timestamp"]) == (True, None)
+    assert extra["timestamp_refused"] == TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID)
+    assert sum(gradebook_scores(course)["carol"].values()) == expected_score(HONEST[0].broken)
