@@ -26,6 +26,8 @@ SOURCE_COPY_FLAG = ("every solution cell is the course's own solution, line for 
 SOURCE_MATCH_FLAG = "cell {grade_id} is identical to the course's solution"
 
 # nbgrader's default delimiters (ClearSolutions, ClearHiddenTests, ClearMarkScheme), in a comment or on their own.
+# Deliberately broader than the solution-region parser of autograder.notebooks (which reads only the course's own,
+# trusted notebooks): a submission is refused for any spelling of a marker, and is never parsed into regions.
 _MARKER = re.compile(r"^\s*(?:#+\s*)?(BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|"
                      r"=== BEGIN MARK SCHEME ===|=== END MARK SCHEME ===)\s*$", re.MULTILINE)
 _DELIMITER_LINE = re.compile(r"^\s*#+\s*(BEGIN|END) SOLUTION\s*$")
@@ -85,14 +87,13 @@ def _normalised(text: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def _source_solutions(assignment: str) -> dict[str, tuple[str, ...]]:
     """``{grade_id: normalised source}`` of the source notebook's solution cells (empty without a source)."""
-    import nbformat
-
     from autograder.build import SOURCE_ROOT
+    from autograder.notebooks import read_notebook
 
     path = SOURCE_ROOT / assignment / f"{assignment}.ipynb"
     if not path.is_file():
         return {}
-    nb = nbformat.read(str(path), as_version=4)
+    nb = read_notebook(path)
     out = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})

@@ -29,12 +29,7 @@ def assert_rejects(fn, args, error, words) -> None:
 def student_notebook(source):
     """The source notebook at ``source`` as a student's finished notebook holds it: its solutions, without nbgrader's
     delimiters (the grader refuses a notebook that carries them: it is the instructor's source)."""
-    import nbformat
+    from autograder.notebooks import fill_solutions, read_notebook
 
-    from assignments.authoring.nb import without_delimiters
-
-    nb = nbformat.read(str(source), as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = without_delimiters(cell.source)
-    return nb
+    nb = read_notebook(source)
+    return fill_solutions(nb, nb)

@@ -14,17 +14,20 @@ list of cells made here, so the four notebooks share one layout:
   outside the solution region, so the released stub still validates its input.
 * ``test_cell(function, points)``: the visible, locked nbgrader grade cell that runs ``check("fn", fn)``.
 
-``write_notebook`` gives every cell a stable id (so regenerating an unchanged notebook gives the same file), and
-``solution_sources`` / ``fill_solutions`` let tests put the solutions back into a released notebook.
+``notebook`` gives every cell a stable id (so regenerating an unchanged notebook gives the same file). The solution
+region itself (its delimiters, ``solution_sources``, ``fill_solutions``, ...) is parsed by :mod:`autograder.notebooks`,
+re-exported here.
 """
 from __future__ import annotations
 
 import inspect
 import textwrap
-from pathlib import Path
 
 import nbformat
 import numpy as np
+
+from autograder.notebooks import (BEGIN, END, fill_solutions, solution_region_lines, solution_sources,
+                                  without_delimiters, write_notebook)
 
 __all__ = [
     "BEGIN",
@@ -45,12 +48,11 @@ __all__ = [
     "solution_sources",
     "solution_region_lines",
     "fill_solutions",
+    "without_delimiters",
     "provided_checks",
     "array_literal",
 ]
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
 DEMO_TAG = "convkit-demo"
 # Printed by a demo cell whose picture needs a function that is still a stub.
 STUB_PICTURE = "implement {name} above to see this picture"
@@ -212,55 +214,3 @@ def notebook(cells: list, title: str) -> nbformat.NotebookNode:
     nb.cells = list(cells)
     nbformat.validate(nb)
     return nb
-
-
-def write_notebook(nb: nbformat.NotebookNode, path: str | Path) -> Path:
-    """Write ``nb`` to ``path`` (folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
-
-
-def _read(nb_or_path) -> nbformat.NotebookNode:
-    if isinstance(nb_or_path, (str, Path)):
-        return nbformat.read(str(nb_or_path), as_version=4)
-    return nb_or_path
-
-
-def solution_sources(nb_or_path) -> dict[str, str]:
-    """``{grade_id: source}`` of every nbgrader solution cell of a notebook."""
-    nb = _read(nb_or_path)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
-
-
-def solution_region_lines(nb_or_path) -> list[str]:
-    """The stripped lines inside every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region of a notebook."""
-    lines, inside = [], False
-    for source in solution_sources(nb_or_path).values():
-        for line in source.splitlines():
-            if BEGIN in line:
-                inside = True
-            elif END in line:
-                inside = False
-            elif inside and line.strip():
-                lines.append(line.strip())
-    return lines
-
-
-def without_delimiters(source: str) -> str:
-    """``source`` without its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines: the code a student writes."""
-    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
-
-
-def fill_solutions(released, source) -> nbformat.NotebookNode:
-    """A copy of the released notebook with each solution cell's code taken back from the source notebook, as a
-    student would write it: without nbgrader's delimiters (the grader refuses a notebook that carries them)."""
-    released = nbformat.from_dict(_read(released))
-    solutions = solution_sources(source)
-    for cell in released.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = without_delimiters(solutions[grade_id])
-    return released

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from assignments.authoring import nb
+from autograder.notebooks import stub_regions
 from autograder.suites import cases_for
 from tests.assignments._course import ASSIGNMENTS, ROOT_REFERENCE_DIRS, built_course, source_notebook
 from tests.helpers import iter_arrays
@@ -53,11 +54,8 @@ def test_no_solution_text(released_files):
         book = nbformat.read(source_notebook(name), as_version=4)
         outside = set()  # lines a release legitimately keeps: signatures, docstrings, checks, teaching cells
         for cell in book.cells:
-            inside = False
-            for line in cell.source.splitlines():
-                inside = (inside or nb.BEGIN in line) and nb.END not in line
-                if not inside:
-                    outside.add(line.strip())
+            kept = stub_regions(cell.source) if cell.cell_type == "code" else cell.source
+            outside |= {line.strip() for line in kept.splitlines()}
         secret = [line for line in nb.solution_region_lines(source_notebook(name))
                   if len(line) >= MIN_SOLUTION_LINE_CHARS and not line.startswith("#") and line not in outside]
         assert secret, f"no distinctive solution line found in {name}: the scan would prove nothing"

@@ -17,8 +17,8 @@ import pytest
 
 import reference
 from assignments.authoring import cnn as cnn_script
-from assignments.authoring import nb
 from autograder.build import STUDENT_DIR
+from autograder.notebooks import stub_regions
 from autograder.student import convkit_check as cc
 from autograder.suites import freeze_public, points_by_function
 from reference.cnn import init_cnn
@@ -30,7 +30,6 @@ TRAINING_BUDGET_S = 120.0
 CELL_TIMEOUT_S = 180
 TOL = 1e-10
 _TRAINED = re.compile(r"trained in ([0-9.]+) s")
-_STUB = "raise NotImplementedError()"
 
 
 def _namespace(name):
@@ -64,10 +63,9 @@ def _text(cell):
 def _stubbed(book):
     """The notebook as nbgrader releases it: every solution region replaced by the stub line."""
     book = nbformat.from_dict(book)
-    region = re.compile(rf"^([ \t]*){re.escape(nb.BEGIN)}\n.*?^[ \t]*{re.escape(nb.END)}$", re.S | re.M)
     for cell in book.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = region.sub(lambda m: m.group(1) + _STUB, cell.source)
+            cell.source = stub_regions(cell.source)
     return book
 
 

@@ -18,10 +18,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from assignments.authoring.nb import BEGIN, END, without_delimiters
 from autograder import capstone
 from autograder.build import SOURCE_ROOT
 from autograder.grading import HIDDEN_OUTPUT, grade_submission
+from autograder.notebooks import replace_region, without_delimiters
 from autograder.sandbox import Limits, Sandbox, StudentError
 from autograder.sandbox.layers import _inside, _readable_roots, bwrap_path, hidden_data_dirs
 from autograder.student import convkit_check as cc
@@ -246,10 +246,7 @@ def _notebook(**bodies) -> nbformat.NotebookNode:
         if body.startswith("cell:"):
             cell.source = textwrap.dedent(body[len("cell:"):]).strip()
             continue
-        head, rest = cell.source.split(BEGIN, 1)
-        indent = head.splitlines()[-1]
-        cell.source = f"{head}{BEGIN}\n{textwrap.indent(textwrap.dedent(body).strip(), indent)}\n{indent}{END}" \
-                      f"{rest.split(END, 1)[1]}"
+        cell.source = replace_region(cell.source, body)
     for cell in book.cells:  # as a student's notebook is: no nbgrader delimiters
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = without_delimiters(cell.source)
