@@ -84,9 +84,10 @@ def graded_functions(released) -> list[str]:
             if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"]["grade_id"].endswith("_check")]
 
 
-def stub_functions(released_source: str) -> list[str]:
-    """The function each stub line of a released cell belongs to (the nearest ``def`` above it)."""
-    names, current = [], None
+def stub_functions(released_source: str) -> list[str | None]:
+    """The function each stub line of a released cell belongs to (the nearest ``def`` above it; None before any)."""
+    names: list[str | None] = []
+    current: str | None = None
     for line in released_source.splitlines():
         m = _DEF.match(line)
         if m:

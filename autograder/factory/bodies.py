@@ -191,7 +191,7 @@ UNDIAGNOSED = frozenset(name for name in MISTAKE_CODE if name not in MISTAKES)
 # except "patch_testing" (top-level patches of numpy's comparisons, the function itself left a stub) and
 # "syntax_error" (the function's cell does not compile, so the function is missing).
 _SPIN = "while True:  # TODO handle this case\n    pass\n"
-HOSTILE_CODE: dict[str, dict[str, str]] = {
+HOSTILE_CODE: dict[str, dict[str, str | None]] = {
     "loop_forever": {
         "flatten": """
             d, axis = 1, 1
