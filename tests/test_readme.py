@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import sys
 import zipfile

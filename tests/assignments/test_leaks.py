@@ -82,7 +82,8 @@ def test_no_hidden_case(released_files, name):
     public = [a for case in cases_for(name, "visible") for a in _case_arrays(case)] + shipped_data
     hidden = cases_for(name, "hidden")
     secrets = [a for case in hidden for a in _case_arrays(case)
-               if a.size >= MIN_SECRET_ARRAY_SIZE and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
+               if a.size >= MIN_SECRET_ARRAY_SIZE
+               and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
     assert secrets, f"{name}: no hidden array to look for, the scan would prove nothing"
     for secret in secrets:
         assert not any(r.shape == secret.shape and np.array_equal(r, secret) for r in released_arrays)

@@ -19,7 +19,7 @@ def test_every_assignment_has_its_source_notebook():
     """Is every assignment the suites grade there as a source notebook (nothing here skips when one moves)?"""
     from autograder.suites import ASSIGNMENTS as GRADED
 
-    assert ASSIGNMENTS == list(GRADED)
+    assert list(GRADED) == ASSIGNMENTS
     assert all(source_notebook(name).is_file() for name in GRADED)
 
 

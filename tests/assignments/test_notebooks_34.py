@@ -23,10 +23,12 @@ from autograder.suites import freeze_public, points_by_function
 from reference.cnn import init_cnn
 
 NAMES = ("backprop", "cnn")
-SOURCE = {name: Path(__file__).resolve().parents[2] / "assignments" / "source" / name / f"{name}.ipynb" for name in NAMES}
+SOURCE = {name: Path(__file__).resolve().parents[2] / "assignments" / "source" / name / f"{name}.ipynb"
+          for name in NAMES}
 CELL_TIMEOUT_S = 180
 TOL = 1e-10
-_TRAINED = re.compile(r"trained in ([0-9.]+) s")  # the cnn notebook reports its training (benchmarks/timings.py times it)
+# The cnn notebook reports its training (benchmarks/timings.py times it).
+_TRAINED = re.compile(r"trained in ([0-9.]+) s")
 _STUB = "raise NotImplementedError()"
 
 

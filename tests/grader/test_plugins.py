@@ -2,6 +2,7 @@
 ``conftest.py``) and the grading plugin of ``autograder.suite`` (one test per run of a function's cases)."""
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -125,7 +126,7 @@ def test_one_test_per_run_of_a_function_s_cases_public_runs_first(pytester):
     assert [r.nodeid.split("[")[1].rsplit("-", 1)[0] for r in calls] == [f"{f}-{v}" for f, v in groups]
     # Maximal runs: the groups, in order, are exactly the cases; two neighbours never share function and visibility.
     assert [c for g in plugin.groups for c in g] == cases
-    assert all(a != b for a, b in zip(groups, groups[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(groups))
     visibilities = [v for _, v in groups]
     assert visibilities == sorted(visibilities, key=lambda v: v != "visible") and "hidden" in visibilities
     assert all(r.passed for r in calls)

@@ -69,7 +69,7 @@ def test_split_shapes_dtypes_and_range(digits):
 def test_split_is_deterministic_disjoint_and_stratified(digits):
     """Same seed -> same split; train and test share no image; each digit keeps its share in the test part?"""
     again = load_digits_split()
-    for a, b in zip(digits, again):
+    for a, b in zip(digits, again, strict=True):
         np.testing.assert_array_equal(a, b)
     y = np.concatenate([digits[1], digits[3]])
     train_idx, test_idx = stratified_split(y, 0.2, seed=0)
