@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench setup clean system-deps test-deps
+.PHONY: demo test test-fast lint bench setup clean system-deps test-deps
 
 # bubblewrap adds the sandbox's strongest layer (an empty root, no network, its own pid namespace). Installed when
 # this is a Debian machine and we are root; elsewhere the sandbox runs with its other layers and says so.
@@ -37,7 +37,12 @@ test-deps:
 		echo "note: could not install chromium; the browser test will say why it skips"; \
 	fi
 
-test: $(STAMP) test-deps
+# Lint and types first (the same hooks as .pre-commit-config.yaml), then the suite.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) test-deps lint
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -52,6 +57,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 		MKL_NUM_THREADS=1 $(PY) benchmarks/reference_vs_torch.py $(BENCH_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/timings.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py $(BENCH_ARGS)
 
 clean:

@@ -120,7 +120,7 @@ def unpack_zip(archive: Path, cache: Path) -> tuple[Path, list[tuple[tuple[str, 
         members = zf.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
             raise ArchiveError(f"{archive}: more than {MAX_ZIP_MEMBERS} members")
-        wanted: dict[tuple[str, ...], zipfile.ZipInfo | None] = {}
+        wanted: dict[tuple[str, ...], zipfile.ZipInfo] = {}
         for m in members:
             parts = _member_parts(m.filename)
             if parts is None:

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["safe_label", "png_uri", "heatmaps", "as_image", "score_histogram", "pass_rate_chart", "diagnosis_chart"]
 
@@ -91,9 +92,9 @@ def heatmaps(expected, got, title: str = "") -> str:
             ax.text(0.5, 0.5, "empty array", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
             continue
-        kw = {"vmin": -lim, "vmax": lim} if cmap == VALUE_CMAP else {"vmin": 0.0}
+        vmin, vmax = (-lim, lim) if cmap == VALUE_CMAP else (0.0, None)
         im = ax.imshow(_finite(img), cmap=cmap, interpolation="nearest", aspect="auto" if img.shape[0] == 1 else
-                       "equal", **kw)
+                       "equal", vmin=vmin, vmax=vmax)
         ax.set_title(f"{title + ': ' if title else ''}{label} {where}".strip() + f"\nshape {img.shape}", fontsize=9)
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
@@ -107,14 +108,14 @@ def score_histogram(scores: list[float], max_score: float, title: str) -> str:
     ax = fig.add_subplot()
     top = max(max_score, max(scores, default=0.0), 1.0)
     bins = np.linspace(0, top, min(int(math.ceil(top)), 20) + 1)
-    ax.hist(scores, bins=bins, color="#1565c0", edgecolor="white")
+    ax.hist(scores, bins=list(bins), color="#1565c0", edgecolor="white")
     if scores:
         ax.axvline(float(np.mean(scores)), color="#ef6c00", lw=2, label=f"mean {np.mean(scores):.1f}")
         ax.legend(fontsize=8)
     ax.set_xlim(0, top)
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(safe_label(title, 120), fontsize=10)
     return png_uri(fig)
 
@@ -150,6 +151,6 @@ def diagnosis_chart(names: list[str], counts: list[int], total: int) -> str:
     ax.set_yticks(y, [safe_label(n) for n in names], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max(total, max(counts, default=1)))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"students (of {total})")
     return png_uri(fig)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["interleaved_medians", "calls_per_sample"]
 

@@ -144,7 +144,8 @@ def main(argv=None) -> int:
                      "first": order[0]})
     startup = sandbox_startup(base, names[0])
 
-    print(f"\n{'assignment':<12} {'subs':>5} {'nbgrader_s':>11} {'autograder_s':>13} {'ratio':>7} {'floor':>6}  verdict")
+    print(f"\n{'assignment':<12} {'subs':>5} {'nbgrader_s':>11} {'autograder_s':>13} {'ratio':>7} {'floor':>6}"
+          "  verdict")
     for r in rows:
         verdict = "PASS" if r["ratio"] >= r["floor"] else "FAIL"
         print(f"{r['assignment']:<12} {r['submissions']:>5} {r['nbgrader_s']:>11.1f} {r['autograder_s']:>13.1f} "

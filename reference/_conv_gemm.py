@@ -62,7 +62,8 @@ def _row_pitch(w: int, pw: int, wo: int) -> int:
 
 
 def forward_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad, ho: int, wo: int) -> np.ndarray:
-    """Stride-1 cross-correlation plus bias of the UNPADDED ``x`` (N, C, H, W), padding ``pad`` = (PH, PW) -> (N, F, H', W'),
+    """Stride-1 cross-correlation plus bias of the UNPADDED ``x`` (N, C, H, W), padding ``pad`` = (PH, PW) ->
+    (N, F, H', W'),
     a view with rows ``S`` = :func:`_row_pitch` apart (last axis contiguous, the rest not).
 
     Every image sits in a flat zeroed buffer with rows ``S`` apart, ``PW`` zeros between rows and ``PH`` zero rows
@@ -196,8 +197,10 @@ def _overlap_views(nb: int, c: int, kh: int, kw: int, hp: int, wp: int, span: in
     return taps_out, taps_sum
 
 
-def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Strided gradients ``(dx, dw, db)`` of the conv layer for ``dout`` (N, F, H', W'), padded ``xp`` (N, C, Hp, Wp) and
+def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride,
+                     pad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strided gradients ``(dx, dw, db)`` of the conv layer for ``dout`` (N, F, H', W'), padded ``xp`` (N, C, Hp, Wp)
+    and
     ``w`` (F, C, KH, KW); ``pad`` = (PH, PW) is what ``xp`` carries, and ``dx`` (N, C, H, W) comes back unpadded.
 
     Per block: ``dw|db += dout[n] @ [cols[n]; 1].T`` (one GEMM per image, summed), ``dcols = w.T @ dout`` (one
@@ -212,7 +215,8 @@ def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pa
     cols = _scratch("gemm_cols", (nb, k + 1, p), xp.dtype)
     dcols = _scratch("gemm_dcols", (nb, k, p), xp.dtype)
     dwb_parts = _scratch("gemm_dwb", (nb, f, k + 1), xp.dtype)
-    windows = _windows(xp, kh, kw, *stride, ho, wo)
+    sh, sw = stride
+    windows = _windows(xp, kh, kw, sh, sw, ho, wo)
     wt = np.ascontiguousarray(w.reshape(f, k).T)                         # (K, F)
     dx = np.zeros((n, c, hp - 2 * ph, wp - 2 * pw), dtype=xp.dtype)
     dwb = np.zeros((f, k + 1), dtype=xp.dtype)

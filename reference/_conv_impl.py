@@ -122,7 +122,8 @@ def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int
     real, wq = spec.real.dtype, wp // 2 + 1
     cols = np.matmul(gh[:h], spec.reshape(hp, wq * a * b), out=_scratch("cols", (h, wq * a * b), gh.dtype))
     gw_ri = np.concatenate([gw.real[:, :w].T, gw.imag[:, :w].T])       # (2w, Wq)
-    parts = np.matmul(gw_ri, cols.view(real).reshape(h, wq, a * b * 2), out=_scratch("parts", (h, 2 * w, a * b * 2), real))
+    parts = np.matmul(gw_ri, cols.view(real).reshape(h, wq, a * b * 2),
+                      out=_scratch("parts", (h, 2 * w, a * b * 2), real))
     parts = parts.reshape(h, 2, w, a * b, 2)
     out = np.subtract(parts[:, 0, :, :, 0], parts[:, 1, :, :, 1], out=_scratch("out", (h, w, a * b), real))
     return np.ascontiguousarray(out.reshape(h * w, a * b).T).reshape(a, b, h, w)

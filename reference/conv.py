@@ -67,7 +67,8 @@ def output_size(n, k, stride=1, pad=0):
     stride = positive_int(stride, "stride")
     pad = positive_int(pad, "pad", allow_zero=True)
     if k > n + 2 * pad:
-        raise ValueError(f"kernel of size k={k} does not fit input of size n={n} with pad={pad} (n + 2*pad = {n + 2 * pad})")
+        raise ValueError(f"kernel of size k={k} does not fit input of size n={n} with pad={pad} "
+                         f"(n + 2*pad = {n + 2 * pad})")
     return (n + 2 * pad - k) // stride + 1
 
 
@@ -120,7 +121,8 @@ def correlate2d(image, kernel, stride=1, pad=0):
     if isinstance(pad, str):
         if pad not in PAD_MODES:
             raise ValueError(f"pad must be an int, an (h, w) pair or one of {PAD_MODES}, got {pad!r}")
-        top, bottom, left, right = _string_pad(pad, *kernel.shape, (sh, sw))
+        kh, kw = kernel.shape
+        top, bottom, left, right = _string_pad(pad, kh, kw, (sh, sw))
     else:
         ph, pw = pair(pad, "pad", allow_zero=True)
         top, bottom, left, right = ph, ph, pw, pw
@@ -152,7 +154,8 @@ def _check_layer(x, w, b=None):
     x = as_float_array(x, "x", 4, "(N, C, H, W)")
     w = as_float_array(w, "w", 4, "(F, C, KH, KW)")
     if w.shape[1] != x.shape[1]:
-        raise ValueError(f"w of shape {w.shape} has C={w.shape[1]} channels but x of shape {x.shape} has C={x.shape[1]}")
+        raise ValueError(f"w of shape {w.shape} has C={w.shape[1]} channels but x of shape {x.shape} "
+                         f"has C={x.shape[1]}")
     arrays = [x, w]
     if b is not None:
         b = as_float_array(b, "b", 1, "(F,)")

@@ -42,13 +42,14 @@ def numerical_gradient(f, x, dout, h=1e-5):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     x = as_array(x, "x")
     if x.dtype != np.float64:
-        raise TypeError(f"x must be float64 (a step of h is lost in float32 rounding), got dtype {x.dtype} with shape {x.shape}")
+        raise TypeError(f"x must be float64 (a step of h is lost in float32 rounding), got dtype {x.dtype} "
+                        f"with shape {x.shape}")
     if not x.flags.writeable:
         raise ValueError(f"x must be writeable (it is perturbed in place), got a read-only array of shape {x.shape}")
     dout = as_float_array(dout, "dout").astype(np.float64, copy=False)
     if isinstance(h, bool) or not isinstance(h, numbers.Real):
         raise TypeError(f"h must be a real number, got {h!r}")
-    if not 0 < h < np.inf:
+    if not 0 < float(h) < np.inf:
         raise ValueError(f"h must be positive and finite, got {h}")
     _weighted_sum(f, x, dout)  # the shape check, before 2 * x.size calls
     dx = np.zeros(x.shape, dtype=np.float64)

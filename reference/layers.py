@@ -77,7 +77,7 @@ def flatten_backward(dout, x_shape):
     """
     dout = as_float_array(dout, "dout", 2, "(N, D)")
     if not isinstance(x_shape, (tuple, list)) or not all(
-        isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in x_shape
+        isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= 0 for n in x_shape
     ):
         raise TypeError(f"x_shape must be a tuple of non-negative ints, got {x_shape!r}")
     x_shape = tuple(int(n) for n in x_shape)
@@ -91,7 +91,8 @@ def _dense_inputs(x, w):
     x = as_float_array(x, "x", 2, "(N, D)")
     w = as_float_array(w, "w", 2, "(D, M)")
     if w.shape[0] != x.shape[1]:
-        raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, got shape {w.shape}")
+        raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, "
+                         f"got shape {w.shape}")
     return x, w
 
 

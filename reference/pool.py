@@ -147,7 +147,7 @@ def max_pool2d_backward(dout, x, size=2, stride=None):
     dx = np.zeros(x.shape, dtype=dtype)
     free = np.ones(out.shape, dtype=bool)
     hit = np.empty(out.shape, dtype=bool)
-    for k, (view, dview) in enumerate(zip(views, _offsets(dx, window, stride, out_hw))):
+    for k, (view, dview) in enumerate(zip(views, _offsets(dx, window, stride, out_hw), strict=True)):
         if k < len(views) - 1:
             np.equal(view, out, out=hit)
             np.logical_and(hit, free, out=hit)

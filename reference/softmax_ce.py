@@ -47,7 +47,8 @@ def _check_labels(y, z):
     if n == 0:
         raise ValueError(f"z must hold at least one sample (N >= 1) for a mean loss, got shape {z.shape}")
     if y.min() < 0 or y.max() >= k:
-        raise ValueError(f"y must hold labels in [0, K) = [0, {k}) for z of shape {z.shape}, got [{y.min()}, {y.max()}]")
+        raise ValueError(f"y must hold labels in [0, K) = [0, {k}) for z of shape {z.shape}, "
+                         f"got [{y.min()}, {y.max()}]")
     return y
 
 

@@ -54,7 +54,7 @@ class Stretch:
 
     def extend(self) -> float | None:
         """A later deadline, or None when the worker had its time (or its clock cannot be read)."""
-        if self.wait0 is None:
+        if self.wait0 is None or self.pid is None:
             return None
         now_wait = _run_delay_s(self.pid)
         if now_wait is None:

@@ -32,6 +32,10 @@ def notebook_path() -> Path:
     return (named or found)[0]
 
 
+def pytest_sessionstart(session):
+    notebook_path()  # no notebook: one line that says so, rather than an error per case
+
+
 def pytest_configure(config):
     for function in sorted({case.function for case in load_public_cases(HERE)}):
         config.addinivalue_line("markers", f"{function}: the public cases of {function}")
@@ -58,9 +62,9 @@ def pytest_terminal_summary(terminalreporter):
         write(warning, yellow=True)
     for error in _STATE["cell_errors"]:
         write(CELL_ERROR_MESSAGE.format(**error))
-    for report in terminalreporter.stats.get("failed", []):
+    for report in [*terminalreporter.stats.get("failed", []), *terminalreporter.stats.get("error", [])]:
         write("")
-        write(f"FAILED {report.nodeid.split('::')[-1]}")
+        write(f"{'FAILED' if report.failed and report.when == 'call' else 'ERROR'} {report.nodeid.split('::')[-1]}")
         write(str(report.longrepr))
     if _STATE["total"]:
         write("")

@@ -16,7 +16,7 @@ from autograder.suites import cases_for
 from tests.assignments._course import ASSIGNMENTS, ROOT_REFERENCE_DIRS, built_course, source_notebook
 from tests.helpers import iter_arrays
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ASSIGNMENTS, reason="no source notebook yet")]
+pytestmark = pytest.mark.slow
 
 # Arrays this small (a 2x2 identity, a lone zero) recur by chance in any data; larger ones are fingerprints.
 MIN_SECRET_ARRAY_SIZE = 6
@@ -80,7 +80,8 @@ def test_no_hidden_case(released_files, name):
     public = [a for case in cases_for(name, "visible") for a in _case_arrays(case)] + shipped_data
     hidden = cases_for(name, "hidden")
     secrets = [a for case in hidden for a in _case_arrays(case)
-               if a.size >= MIN_SECRET_ARRAY_SIZE and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
+               if a.size >= MIN_SECRET_ARRAY_SIZE
+               and not any(p.shape == a.shape and np.array_equal(p, a) for p in public)]
     assert secrets, f"{name}: no hidden array to look for, the scan would prove nothing"
     for secret in secrets:
         assert not any(r.shape == secret.shape and np.array_equal(r, secret) for r in released_arrays)
@@ -90,7 +91,6 @@ def test_no_hidden_case(released_files, name):
     assert not shipped & ({(case.function, case.case_id) for case in hidden} - public_ids)
 
 
-@pytest.mark.skipif("cnn" not in ASSIGNMENTS, reason="no cnn notebook yet")
 def test_no_held_out_digit(released_files):
     """Does the cnn release ship training digits only, none of the held-out digits the grader scores on?"""
     from reference.digits import load_digits_split

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from tests.helpers import iter_arrays
 
 ARRAY_ASSIGNMENTS = ("convolution", "layers", "backprop")  # cnn trains a network: tested apart, marked slow
 MAX_CASE_BYTES = 1_000_000
-MAX_ASSIGNMENT_SECONDS = 1.0
 PUBLIC_SHARE = (0.2, 0.5)
 MAX_SHARED_DISTINCT = 8
 
@@ -60,14 +58,13 @@ def test_each_case_is_small(assignment):
 
 
 @pytest.mark.parametrize("assignment", ARRAY_ASSIGNMENTS)
-def test_the_reference_passes_every_case_quickly(assignment):
-    """Does the reference (a correct submission) get full points on the whole assignment in well under a second?"""
+def test_the_reference_passes_every_case(assignment):
+    """Does the reference (a correct submission) get full points on the whole assignment? (How long it takes is
+    benchmarks/timings.py's.)"""
     cases = [c for c in cases_for(assignment) if c.kind != "kernel_response"]
-    start = time.perf_counter()
     results = [run_case(c, _reference_call) for c in cases]
-    elapsed = time.perf_counter() - start
     assert [r.message for r in results if not r.passed] == []
-    assert elapsed < MAX_ASSIGNMENT_SECONDS, elapsed
+    assert sum(r.points for r in results) == sum(c.points for c in cases) > 0
 
 
 def test_cases_are_deterministic():
@@ -88,16 +85,14 @@ def test_cnn_gradient_cases_pass_on_the_reference():
 
 
 @pytest.mark.slow
-def test_cnn_accuracy_cases_give_the_reference_full_points_within_seconds():
+def test_cnn_accuracy_cases_give_the_reference_full_points():
     import reference.cnn as cnn
 
     namespace = {"train_cnn": cnn.train_cnn, "predict": cnn.predict}
     for c in cases_for("cnn"):
         if c.kind == "accuracy":
-            start = time.perf_counter()
             r = run_case(c, lambda n, a, k: call_in_namespace(namespace, n, a, k))
-            assert r.passed, r.message
-            assert time.perf_counter() - start < 20
+            assert r.passed and r.points == c.points, r.message
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

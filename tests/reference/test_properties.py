@@ -46,7 +46,8 @@ def test_conv_layer_matches_torch_forward_and_backward(layer):
     assert_close(out, to_numpy(out_t), f"conv2d_forward {layer}")
     dout = rng.standard_normal(out.shape).astype(dtype)
     out_t.backward(to_torch(dout))
-    for got, want, name in zip(conv2d_backward(dout, x, w, stride=stride, pad=pad), (tx, tw, tb), "dx dw db".split()):
+    grads = conv2d_backward(dout, x, w, stride=stride, pad=pad)
+    for got, want, name in zip(grads, (tx, tw, tb), ["dx", "dw", "db"], strict=True):
         assert_close(got, to_numpy(want.grad), f"conv2d_backward {name} {layer}")
 
 

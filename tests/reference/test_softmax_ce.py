@@ -1,4 +1,5 @@
-"""reference.softmax_ce: worked examples, stability on huge logits, PyTorch cross-checks, numerical gradients, errors."""
+"""reference.softmax_ce: worked examples, stability on huge logits, PyTorch cross-checks, numerical gradients,
+errors."""
 from __future__ import annotations
 
 import math
@@ -154,7 +155,8 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("fn, args, error, words", BAD_INPUTS, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize("fn, args, error, words", BAD_INPUTS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_INPUTS)])
 def test_rejects_bad_input(fn, args, error, words):
     """Is a bad input refused with an error naming the argument and its shape?"""
     assert_rejects(fn, args, error, words)
