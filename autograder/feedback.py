@@ -12,10 +12,10 @@ Hidden cases: only their name, points, status and diagnosis (with the mistake's 
 :mod:`autograder.mistakes`) reach the page -- never their message, inputs or expected values, and no hidden case
 is ever re-run here (nbgrader's own feedback leaks hidden tests: jupyter/nbgrader#917).
 
-Every page is written on its own: the result is read through the one codec
-(:meth:`autograder.results.Result.from_json`: typed fields, safe text, no absolute path of the instructor's machine), a page whose code or pictures cannot be drawn is
-written without them, one whose result cannot be read is a short page saying so, and the run goes on
-(:class:`FeedbackPages` names them for the instructor).
+Every page is written on its own: the result is read through the one codec (:meth:`Result.from_json
+<autograder.outcomes.Result.from_json>`: typed fields, safe text, no absolute path of the instructor's machine), a
+page whose code or pictures cannot be drawn is written without them, one whose result cannot be read is a short
+page saying so, and the run goes on (:class:`FeedbackPages` names them for the instructor).
 """
 from __future__ import annotations
 

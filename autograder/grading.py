@@ -22,7 +22,7 @@ from nbformat.reader import NotJSONError
 
 from autograder import integrity
 from autograder.results import (RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result, SandboxLoad,
-                                grader_fingerprint)
+                                diagnoses_of, grader_fingerprint)
 from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
@@ -134,7 +134,7 @@ def _outcome(result: cc.CaseResult, case: cc.Case) -> CaseOutcome:
     hidden = case.visibility != "visible"
     return CaseOutcome(case.function, case.case_id, result.points, result.max_points, result.status,
                        cc.hidden_output(result, case) if hidden else result.message, "hidden" if hidden else "visible",
-                       tuple(n for n in (result.diagnosis or "").split(", ") if n), result.problem)
+                       diagnoses_of(result.diagnosis), result.problem)
 
 
 def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started,
