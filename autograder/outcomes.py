@@ -18,7 +18,7 @@ from autograder.safe_text import (LINE_CAP, MISSING_FIELD, NOT_A_LIST, NOT_A_NUM
                                   hide_paths, safe_line, safe_number, safe_text)
 
 __all__ = ["Status", "Visibility", "CaseOutcome", "CellError", "SandboxLoad", "LoadReport", "Result",
-           "diagnoses_of", "claimed_student", "RESULT_TEXT_CAP", "GRADESCOPE_HIDDEN"]
+           "diagnoses_of", "claims", "RESULT_TEXT_CAP", "GRADESCOPE_HIDDEN"]
 
 # convkit_check.STATUSES, as a type (a test keeps the two equal): what the grader found on one case.
 Status = Literal["passed", "dtype", "failed", "error", "stub", "timeout", "missing", "unconfirmed"]
@@ -176,12 +176,11 @@ class Result:
         return _Reader(roots).result(raw, student, assignment)
 
 
-def claimed_student(raw) -> str | None:
-    """The student id a parsed result file names (not to be believed: autograder.results.student_of checks it
-    against the file's name)."""
+def claims(raw) -> dict:
+    """What a parsed result file says of itself (its ``extra_data``, unchecked: {} when it is no object), for the
+    two questions asked of a file before reading it: whose is it, and is it current (autograder.results)."""
     extra = raw.get("extra_data") if isinstance(raw, dict) else None
-    claimed = extra.get("student") if isinstance(extra, dict) else None
-    return claimed if isinstance(claimed, str) else None
+    return extra if isinstance(extra, dict) else {}
 
 
 def _name_only(value) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 # The typed results and their codec (autograder.outcomes), importable from here too: a result file holds one.
 from autograder.outcomes import (GRADESCOPE_HIDDEN, RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result,
-                                 SandboxLoad, Status, Visibility, claimed_student, diagnoses_of)
+                                 SandboxLoad, Status, Visibility, claims, diagnoses_of)
 from autograder.safe_text import MAX_RESULT_BYTES, RESULT_TOO_BIG, RESULT_UNREADABLE, safe_line
 
 __all__ = ["Status", "Visibility", "CaseOutcome", "CellError", "SandboxLoad", "LoadReport", "Result", "diagnoses_of",
@@ -100,8 +100,8 @@ def student_of(path: Path, result: dict | None = None) -> str:
     :func:`result_name`) map back to their id this way."""
     if result is None:
         result = read_result(path) if path.is_file() and path.stat().st_size <= 20 << 20 else None
-    claimed = claimed_student(result)
-    if claimed is not None and result_name(claimed) == path.stem:
+    claimed = claims(result).get("student")
+    if isinstance(claimed, str) and result_name(claimed) == path.stem:
         return claimed
     return path.stem
 
@@ -123,10 +123,7 @@ def grader_fingerprint() -> str:
 
 def is_current(path: Path, submission_sha256: str) -> bool:
     """Is there a finished result for exactly this submission content, from this grader?"""
-    raw = read_result(path)
-    if not isinstance(raw, dict):
-        return False
-    result = Result.from_json(raw, path.stem, path.parent.name)
+    claimed = claims(read_result(path))
     # "recorded": the gradebook holds this result's scores; a result whose gradebook write failed is graded again.
-    return (result.submission_sha256 == submission_sha256 and result.grader == grader_fingerprint()
-            and result.recorded is True)
+    return (claimed.get("submission_sha256") == submission_sha256 and claimed.get("grader") == grader_fingerprint()
+            and claimed.get("recorded") is True)
