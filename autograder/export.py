@@ -68,7 +68,8 @@ def export_gradescope(assignment: str, dest: Path) -> Path:
 
 
 def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) -> dict:
-    """Grade the notebook in ``submission_dir`` (Gradescope's upload folder) and write ``results_path``."""
+    """Grade the notebook in ``submission_dir`` (Gradescope's upload folder), write ``results_path`` and return
+    what it holds (Gradescope's results.json dict)."""
     from autograder.grade import other_functions
     from autograder.grading import grade_submission
     from autograder.results import write_result
@@ -85,7 +86,7 @@ def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) ->
     else:
         chosen = next((nb for nb in notebooks if nb.name == f"{assignment}.ipynb"), notebooks[0])
         result = grade_submission(assignment, Submission(assignment, chosen, root=root), cases_for(assignment),
-                                  lambda: other_functions(assignment))
+                                  lambda: other_functions(assignment)).to_json()
     write_result(Path(results_path), result)
     return result
 

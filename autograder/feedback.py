@@ -12,10 +12,10 @@ Hidden cases: only their name, points, status and diagnosis (with the mistake's 
 :mod:`autograder.mistakes`) reach the page -- never their message, inputs or expected values, and no hidden case
 is ever re-run here (nbgrader's own feedback leaks hidden tests: jupyter/nbgrader#917).
 
-Every page is written on its own: the result is cleaned first (:func:`autograder.safe_text.clean_result`: typed
-fields, safe text, no absolute path of the instructor's machine), a page whose code or pictures cannot be drawn is
-written without them, one whose result cannot be read is a short page saying so, and the run goes on
-(:class:`FeedbackPages` names them for the instructor).
+Every page is written on its own: the result is read through the one codec (:meth:`Result.from_json
+<autograder.outcomes.Result.from_json>`: typed fields, safe text, no absolute path of the instructor's machine), a
+page whose code or pictures cannot be drawn is written without them, one whose result cannot be read is a short
+page saying so, and the run goes on (:class:`FeedbackPages` names them for the instructor).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ import nbformat
 from markupsafe import Markup
 
 from autograder.mistakes import MISTAKES
-from autograder.safe_text import clean_result, hide_paths, read_result_file, safe_line, safe_text
-from autograder.results import student_of
+from autograder.results import Result, load_result, student_of
+from autograder.safe_text import hide_paths, safe_line, safe_text
 from autograder.safe_read import SubmissionRefused, read_submission_bytes
 from autograder.submissions import MAX_NOTEBOOK_BYTES
 
@@ -115,26 +115,14 @@ def explanation(name: str) -> str:
     return EXPLANATIONS.get(name, "")
 
 
-def _explain(diagnosis: str | None) -> list[dict]:
-    names = [n.strip() for n in (diagnosis or "").split(",") if n.strip()]
-    return [{"name": n, "explanation": explanation(n)} for n in names]
-
-
-def _rows(result: dict) -> list[dict]:
-    rows = []
-    for t in result["tests"]:
-        extra = t["extra_data"]
-        hidden, kind = extra["hidden"], extra["kind"]
-        rows.append({"name": t["name"], "function": extra["function"], "case": extra["case"],
-                     "score": t["score"], "max_score": t["max_score"], "status": t["status"],
-                     "kind": kind, "hidden": hidden, "sort_key": kind == "passed",  # failed cases first
-                     # a hidden case's message is never rendered, whatever the result file holds: only its
-                     # status and the grader's problem name (one of a fixed vocabulary, checked on reading)
-                     "reason": (HIDDEN_PROBLEM_REASON.format(kind=kind, problem=extra["problem"])
-                                if hidden and extra.get("problem") else
-                                HIDDEN_REASON.format(kind=kind) if hidden else t["output"]),
-                     "diagnoses": _explain(extra["diagnosis"])})
-    return rows
+def _rows(result: Result) -> list[dict]:
+    # A hidden case's output is never rendered, whatever the result file holds: only its status and the grader's
+    # problem name (one of a fixed vocabulary, checked on reading).
+    return [{"name": t.name, "function": t.function, "case": t.case_id, "score": t.score, "max_score": t.max_score,
+             "status": t.status, "hidden": t.hidden, "sort_key": t.passed,  # failed cases first
+             "reason": (HIDDEN_PROBLEM_REASON.format(kind=t.status, problem=t.problem) if t.hidden and t.problem
+                        else HIDDEN_REASON.format(kind=t.status) if t.hidden else t.output),
+             "diagnoses": [{"name": n, "explanation": explanation(n)} for n in t.diagnoses]} for t in result.tests]
 
 
 def _submitted_notebook(course: Path, assignment: str, student: str, name: str | None) -> Path | None:
@@ -282,38 +270,33 @@ def _code_sections(raw: bytes, rows: list[dict], functions: list[str]) -> list[d
         hidden = [r for r in rows if r["function"] == function and r["hidden"]]
         sections.append({"title": function if function in functions else grade_id or "solution cell",
                          "code": _highlight(source), "reports": reports,
-                         "hidden_passed": sum(r["kind"] == "passed" for r in hidden), "hidden_total": len(hidden)})
+                         "hidden_passed": sum(r["sort_key"] for r in hidden), "hidden_total": len(hidden)})
     return sections
 
 
-def render_feedback(result: dict, course: Path, *, student: str | None = None, pictures: bool = True,
+def render_feedback(result: Result, course: Path, *, student: str | None = None, pictures: bool = True,
                     code: bool = True, note: str | None = None) -> str:
-    """The feedback page of one result (Gradescope results.json dict, any content: it is cleaned here with
-    :func:`autograder.safe_text.clean_result`) as an HTML string. ``student``: the student's folder name under
-    submitted/ (default: the one the result names). ``code=False`` leaves out the code and the pictures (the
-    fallback when drawing them failed); ``note`` heads the page."""
+    """The feedback page of one result (read with ``roots=(course, home)``: :func:`autograder.results.load_result`)
+    as an HTML string. ``student``: the student's folder name under submitted/ (default: the result's).
+    ``code=False`` leaves out the code and the pictures (the fallback when drawing them failed); ``note`` heads
+    the page."""
     course = Path(course)
-    raw_extra = result.get("extra_data") if isinstance(result, dict) else None
-    raw_extra = raw_extra if isinstance(raw_extra, dict) else {}
-    student = student if student is not None else str(raw_extra.get("student", ""))
-    result = clean_result(result, student, str(raw_extra.get("assignment", "")), roots=_roots(course))
-    extra = result["extra_data"]
-    assignment = extra["assignment"]
+    assignment = result.assignment
+    student = student if student is not None else result.student
     rows = _rows(result)
     functions = list(dict.fromkeys(r["function"] for r in rows))
     by_function = [{"function": f, "score": sum(r["score"] for r in rows if r["function"] == f),
                     "max_score": sum(r["max_score"] for r in rows if r["function"] == f)} for f in functions]
     notes, sections = [note] if note else [], []
-    load = extra["load"]
-    notebook = _submitted_notebook(course, assignment, student, extra["notebook"]) if code else None
+    notebook = _submitted_notebook(course, assignment, student, result.notebook) if code else None
     raw = b""
     if code and notebook is None:
-        notes.append(NOTEBOOK_MISSING.format(notebook=extra["notebook"] or f"{assignment}.ipynb",
-                                             student=extra["student"], assignment=assignment))
+        notes.append(NOTEBOOK_MISSING.format(notebook=result.notebook or f"{assignment}.ipynb",
+                                             student=result.student, assignment=assignment))
     if notebook is not None:
         try:
             raw = _read_notebook(notebook)
-            if extra["submission_sha256"] and hashlib.sha256(raw).hexdigest() != extra["submission_sha256"]:
+            if result.submission_sha256 and hashlib.sha256(raw).hexdigest() != result.submission_sha256:
                 notes.append(NOTEBOOK_CHANGED)
                 notebook = None
             else:
@@ -322,8 +305,8 @@ def render_feedback(result: dict, course: Path, *, student: str | None = None, p
             notes.append(NOTEBOOK_UNREADABLE.format(reason=_reason(exc, course)))
             notebook = None
     pics, pic_notes, page_note = {}, {}, None
-    wanted = {(r["function"], r["case"]) for r in rows if not r["hidden"] and r["kind"] == "failed"}
-    if pictures and notebook is not None and load["ok"] and wanted:
+    wanted = {(r["function"], r["case"]) for r in rows if not r["hidden"] and r["status"] == "failed"}
+    if pictures and notebook is not None and result.load.ok and wanted:
         pics, pic_notes, page_note = case_pictures(assignment, notebook, wanted, course)
     if page_note:
         notes.append(page_note)
@@ -332,9 +315,8 @@ def render_feedback(result: dict, course: Path, *, student: str | None = None, p
         r["pictures"] = pics.get(key, []) if not r["hidden"] else []
         r["picture_note"] = pic_notes.get(key) if not r["hidden"] else None
     return _ENV.get_template("feedback.html.j2").render(
-        result=result, extra=extra, assignment=assignment, student=extra["student"], rows=rows,
-        by_function=by_function, load=load, cell_errors=load["cell_errors"], notes=notes,
-        sections=sections, passed=sum(r["kind"] == "passed" for r in rows),
+        result=result, assignment=assignment, student=result.student, rows=rows, by_function=by_function,
+        load=result.load, notes=notes, sections=sections, passed=sum(r["sort_key"] for r in rows),
         hidden_count=sum(r["hidden"] for r in rows))
 
 
@@ -366,11 +348,11 @@ def _page(path: Path, assignment: str, course: Path, pictures: bool) -> tuple[by
     page without them. The student's page names only the kind of failure; the instructor gets the reason."""
     student = student_of(path)
     try:
-        result = read_result_file(path, student, assignment, roots=_roots(course))
+        result = load_result(path, student, assignment, roots=_roots(course))
     except Exception as exc:
         reason = _reason(exc, course)
         return _short_page(assignment, student, reason), reason, None
-    stamp = result["extra_data"]["timestamp"]
+    stamp = result.timestamp
     try:
         return render_feedback(result, course, student=student, pictures=pictures).encode("utf-8"), None, stamp
     except Exception as exc:  # a bug met by one submission: this page loses its code and pictures, not the run

@@ -14,13 +14,13 @@ import multiprocessing
 import os
 import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from autograder.gradebook import default_db_url, record
-from autograder.results import is_current, result_path, write_result
+from autograder.results import Result, is_current, result_path, write_result
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
 
 __all__ = ["BatchSummary", "grade_batch", "SUMMARY_LINE", "CourseLocked", "LOCKED_MESSAGE", "course_lock"]
@@ -104,7 +104,7 @@ def other_functions(assignment: str) -> dict[str, set[str]]:
     return {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
 
 
-def _grade_one(assignment: str, submission: Submission, limits=None) -> dict:
+def _grade_one(assignment: str, submission: Submission, limits=None) -> Result:
     from autograder.grading import grade_submission
 
     return grade_submission(assignment, submission, _cases(assignment), functools.partial(other_functions, assignment),
@@ -179,16 +179,15 @@ def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_i
     return summary
 
 
-def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
-    extra = result["extra_data"]
+def _store(course, assignment, sub, result: Result, summary, db_url, course_id) -> None:
     summary.graded.append(sub.student)
-    summary.scores[sub.student] = result["score"]
-    summary.max_score = result["max_score"]
-    summary.layers.update(extra.get("sandbox_layers", []))
-    summary.missing_layers.update(extra.get("sandbox_missing", {}))
-    if not extra["load"].get("ok", True):
+    summary.scores[sub.student] = result.score
+    summary.max_score = result.max_score
+    summary.layers.update(result.sandbox_layers)
+    summary.missing_layers.update(result.sandbox_missing)
+    if not result.load.ok:
         summary.load_failed.append(sub.student)
-    if extra.get("timed_out"):
+    if result.timed_out:
         summary.timed_out.append(sub.student)
     timestamp = sub.timestamp
     if timestamp is not None:  # written on the student's side of the exchange: nbgrader must read it, or it is dropped
@@ -197,15 +196,16 @@ def _store(course, assignment, sub, result, summary, db_url, course_id) -> None:
         try:
             parse_utc(timestamp)
         except Exception:  # dateutil raises several types for a string it cannot read
-            timestamp = extra["timestamp"] = None
-            extra["timestamp_refused"] = TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID)
+            timestamp = None
+            result = replace(result, timestamp=None,
+                             timestamp_refused=TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID))
     try:
         # Every assignment has one notebook, named after it (assignments/source/<name>/<name>.ipynb).
-        record(db_url, course_id, assignment, sub.student, assignment, extra["cell_scores"], timestamp)
-        extra["recorded"] = True
+        record(db_url, course_id, assignment, sub.student, assignment, result.cell_scores, timestamp)
+        result = replace(result, recorded=True)
     except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
         summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"
-        extra["recorded"] = False
+        result = replace(result, recorded=False)
     # Written last: a re-run skips a submission whose result file is current (results.is_current: recorded in the
     # gradebook too), so a Ctrl-C between the two leaves no current file without its gradebook row.
     write_result(result_path(course, assignment, sub.student), result)

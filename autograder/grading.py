@@ -4,11 +4,13 @@ Flow (ARCHITECTURE.md): read the notebook (nbformat, size-capped), check it belo
 code cells (``convkit_check.notebook_source``), start a :class:`~autograder.sandbox.Sandbox` on them, and run the
 graded suite -- a real pytest session in this process over the live cases, every public case before any hidden one
 -- in which every call to a student function crosses into the sandboxed worker; then the public cases' twins, and
-the credit rule (convkit_check.credit). The outcome is a Gradescope results.json dict. Nothing the student's code
-does reaches this process except plain arrays and JSON, and nothing it does after a hidden input reaches the student.
+the credit rule (convkit_check.credit). The outcome is a :class:`~autograder.results.Result`. Nothing the student's
+code does reaches this process except plain arrays and JSON, and nothing it does after a hidden input reaches the
+student.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import re
@@ -19,6 +21,8 @@ import nbformat
 from nbformat.reader import NotJSONError
 
 from autograder import integrity
+from autograder.results import (RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result, SandboxLoad,
+                                diagnoses_of, grader_fingerprint)
 from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
@@ -34,7 +38,6 @@ WRONG_ASSIGNMENT = "this notebook is the {other!r} assignment, not {assignment!r
 NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's cells: was the right file submitted?"
 HIDDEN_OUTPUT = cc.HIDDEN_OUTPUT
 CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
-_TEXT_CAP = 20_000  # characters of any one string in a result (a case's message, a load error)
 
 # Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
 # loop costs a few seconds. The cnn assignment trains, which takes seconds with correct code.
@@ -127,59 +130,49 @@ def _notebook_identity(nb, assignment: str, functions: set[str], others) -> str 
     return NOT_A_SUBMISSION.format(assignment=assignment)
 
 
-def _test_entry(result: cc.CaseResult, case: cc.Case) -> dict:
+def _outcome(result: cc.CaseResult, case: cc.Case) -> CaseOutcome:
     hidden = case.visibility != "visible"
-    output = cc.hidden_output(result, case) if hidden else result.message
-    return {
-        "name": f"{case.function} [{case.case_id}]",
-        "score": result.points,
-        "max_score": result.max_points,
-        "status": "passed" if result.passed else "failed",
-        "output": output,
-        "visibility": "after_published" if hidden else "visible",
-        "extra_data": {"function": case.function, "case": case.case_id, "kind": result.status,
-                       "diagnosis": result.diagnosis, "problem": result.problem, "hidden": hidden},
-    }
+    return CaseOutcome(case.function, case.case_id, result.points, result.max_points, result.status,
+                       cc.hidden_output(result, case) if hidden else result.message, "hidden" if hidden else "visible",
+                       diagnoses_of(result.diagnosis), result.problem)
 
 
 def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started,
-            seconds=None, flags=()) -> dict:
+            seconds=None, flags=()) -> Result:
     # ``execution_time`` is the time up to the end of the public cases: how long the hidden cases took is the
     # student's code's doing after it saw hidden inputs, so it is not shown either.
     by_cell: dict[str, float] = {}
     for case in cases:
         by_cell.setdefault(cell_name(case.function), 0.0)
     for t in tests:
-        by_cell[cell_name(t["extra_data"]["function"])] += t["score"]
-    from autograder.results import grader_fingerprint
+        by_cell[cell_name(t.function)] += t.score
+    return _safe_strings(Result(
+        submission.student, assignment, round(sum(t.score for t in tests), 6), float(sum(c.points for c in cases)),
+        tuple(tests), output, round(seconds if seconds is not None else time.perf_counter() - started, 3),
+        submission.path.name, sha, grader_fingerprint(), submission.timestamp, submission.timestamp_problem, load,
+        by_cell, tuple(layers), missing_layers, tuple(flags)))
 
-    return _safe_strings({
-        "score": round(sum(t["score"] for t in tests), 6),
-        "max_score": float(sum(c.points for c in cases)),
-        "execution_time": round(seconds if seconds is not None else time.perf_counter() - started, 3),
-        "output": output,
-        "visibility": "visible",
-        "tests": tests,
-        "extra_data": {
-            "student": submission.student, "assignment": assignment, "notebook": submission.path.name,
-            "submission_sha256": sha, "grader": grader_fingerprint(), "timestamp": submission.timestamp,
-            "timestamp_refused": submission.timestamp_problem,
-            "load": load, "cell_scores": by_cell, "sandbox_layers": layers, "sandbox_missing": missing_layers,
-            "timed_out": any(t["extra_data"]["kind"] == "timeout" for t in tests),
-            "flags": list(flags),
-        },
-    })
+
+def _load_report(report: dict, cell_errors=()) -> LoadReport:
+    """The sandbox's load report (Sandbox.load_report) as the result records it."""
+    errors = tuple(CellError(e["cell"], e["type"], e["message"]) for e in cell_errors)
+    return LoadReport(report["ok"], report["error"], errors, SandboxLoad(
+        report["error_type"], tuple(report["names"]), tuple(report["callables"]), report["stdout"],
+        report["stderr"], report["crashed"], report["timed_out"]))
 
 
 def _safe_strings(value):
     """``value`` with every string (keys too) made safe once, here, where the result is built: lone surrogates and
     control characters replaced, lengths capped (autograder.safe_text), so no page or report trips on them later."""
     if isinstance(value, str):
-        return safe_text(value, _TEXT_CAP)
+        return safe_text(value, RESULT_TEXT_CAP)
     if isinstance(value, dict):
         return {safe_text(k, 500) if isinstance(k, str) else k: _safe_strings(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_safe_strings(v) for v in value]
+        return type(value)(_safe_strings(v) for v in value)
+    if dataclasses.is_dataclass(value):
+        return dataclasses.replace(value, **{f.name: _safe_strings(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
     return value
 
 
@@ -211,14 +204,13 @@ def _load_notebook(submission: Submission):
     return sha, nb
 
 
-def _zero_tests(cases, status: str, message: str) -> list[dict]:
-    return [_test_entry(cc.CaseResult(c.case_id, c.function, 0.0, float(c.points), status, message), c)
-            for c in cases]
+def _zero_tests(cases, status: str, message: str) -> list[CaseOutcome]:
+    return [_outcome(cc.CaseResult(c.case_id, c.function, 0.0, float(c.points), status, message), c) for c in cases]
 
 
 def grade_submission(assignment: str, submission: Submission, cases: list, others=None,
-                     limits: Limits | None = None) -> dict:
-    """Grade ``submission`` on ``cases`` (live, from the reference); returns a Gradescope results dict.
+                     limits: Limits | None = None) -> Result:
+    """Grade ``submission`` on ``cases`` (live, from the reference); returns its :class:`~autograder.results.Result`.
 
     ``others``: the other assignments' function names (``{assignment: names}``, or a callable giving them, asked
     only for a notebook that has none of this assignment's cells), to name the assignment of a wrong notebook.
@@ -236,23 +228,24 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
     except _LoadFailed as exc:  # the reason is a constant that names the problem, never the file's content
         message = LOAD_FAILED.format(reason=exc.reason)
         return _result(assignment, submission, exc.sha, cases, _zero_tests(cases, "error", message),
-                       output=message, load={"ok": False, "error": exc.reason}, layers=[], missing_layers={},
+                       output=message, load=LoadReport(False, exc.reason), layers=[], missing_layers={},
                        started=started)
     wrong = (integrity.structure_problem(nb) or _notebook_identity(nb, assignment, functions, others or {})
              or integrity.solution_markers(nb))
     if wrong:
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", wrong), output=wrong,
-                       load={"ok": False, "error": wrong}, layers=[], missing_layers={}, started=started)
+                       load=LoadReport(False, wrong), layers=[], missing_layers={}, started=started)
     source = cc.notebook_source(nb)
     cells = dict(cc.notebook_cells(nb))  # the grader's own copy: it names the lines that raised
     try:
         with Sandbox(source, limits=limits, trusted_preamble=_worker_preamble()) as sandbox:
-            load = dict(sandbox.load_report)
-            if load.get("ok"):
+            cell_errors = []
+            if sandbox.load_report["ok"]:
                 try:
-                    load["cell_errors"] = sandbox.call("__convkit_cell_errors")
+                    cell_errors = sandbox.call("__convkit_cell_errors")
                 except SandboxError as exc:
-                    load["cell_errors"] = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
+                    cell_errors = [{"cell": "?", "type": type(exc).__name__, "message": str(exc)[:300]}]
+            load = _load_report(sandbox.load_report, cell_errors)
             # Every public case runs before any hidden one (invariant 7): what the student's code returns, raises
             # or prints on a public case (shown in full) cannot carry anything it saw in a hidden input, and of the
             # hidden cases only what the grader computed is ever shown (_test_entry).
@@ -274,10 +267,10 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
     except SandboxError as exc:
         message = CRASH_MESSAGE.format(reason=exc)
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", message), output=message,
-                       load={"ok": False, "error": str(exc)}, layers=[], missing_layers={}, started=started)
-    tests = [_test_entry(r, c) for r, c in zip(results, cases)]
-    lines = [f"{sum(t['score'] for t in tests):g} / {sum(c.points for c in cases):g} points"]
-    lines += [f"cell {e['cell']} raised {e['type']}: {e['message']}" for e in load.get("cell_errors", [])]
+                       load=LoadReport(False, str(exc)), layers=[], missing_layers={}, started=started)
+    tests = [_outcome(r, c) for r, c in zip(results, cases)]
+    lines = [f"{sum(t.score for t in tests):g} / {sum(c.points for c in cases):g} points"]
+    lines += [f"cell {e.cell} raised {e.type_name}: {e.message}" for e in load.cell_errors]
     return _result(assignment, submission, sha, cases, tests, output="\n".join(lines), load=load, layers=layers,
                    missing_layers=missing, started=started, seconds=public_seconds,
                    flags=integrity.source_copies(nb, assignment))

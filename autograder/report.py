@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder.feedback import explanation
-from autograder.results import student_of
-from autograder.safe_text import csv_cell, read_result_file, safe_line, safe_text
+from autograder.results import Result, load_result, student_of
+from autograder.safe_text import csv_cell, safe_line, safe_text
 
 __all__ = ["load_results", "case_statistics", "point_biserial", "diagnosis_counts", "late_submissions",
            "write_grades_csv", "write_cases_csv", "write_report", "GRADES_ID_HEADER", "TOTAL_HEADER",
@@ -49,17 +49,17 @@ def _assignment_order(names) -> list[str]:
     return sorted(names, key=lambda a: (ASSIGNMENTS.index(a) if a in ASSIGNMENTS else len(ASSIGNMENTS), a))
 
 
-def load_results(course: Path, unreadable: list[dict] | None = None) -> dict[str, dict[str, dict]]:
-    """``{assignment: {student: result}}`` from ``DIR/results/*/*.json``, each result cleaned
-    (:func:`autograder.safe_text.clean_result`: typed fields, safe text). A file that cannot be read is skipped and,
+def load_results(course: Path, unreadable: list[dict] | None = None) -> dict[str, dict[str, Result]]:
+    """``{assignment: {student: result}}`` from ``DIR/results/*/*.json``, each read through the one codec
+    (:func:`autograder.results.load_result`: typed fields, safe text). A file that cannot be read is skipped and,
     when ``unreadable`` is given, appended to it as ``{"file", "reason"}``."""
     root = Path(course) / "results"
-    found: dict[str, dict[str, dict]] = {}
+    found: dict[str, dict[str, Result]] = {}
     for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
             try:
                 student = student_of(path)
-                found.setdefault(folder.name, {})[student] = read_result_file(path, student, folder.name)
+                found.setdefault(folder.name, {})[student] = load_result(path, student, folder.name)
             except ValueError as exc:
                 if unreadable is not None:
                     unreadable.append({"file": safe_line(path.relative_to(root), 300),
@@ -78,18 +78,16 @@ def point_biserial(passed, other_scores) -> float | None:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def case_statistics(results: dict[str, dict]) -> list[dict]:
+def case_statistics(results: dict[str, Result]) -> list[dict]:
     """Per case of one assignment: pass rate and discrimination over the students of ``results``."""
     students = sorted(results)
-    totals = {s: float(results[s].get("score", 0.0)) for s in students}
+    totals = {s: results[s].score for s in students}
     table: dict[str, dict] = {}
     for s in students:
-        for t in results[s]["tests"]:
-            extra = t.get("extra_data", {})
-            row = table.setdefault(t["name"], {
-                "name": t["name"], "function": extra.get("function", ""), "case": extra.get("case", ""),
-                "hidden": bool(extra.get("hidden")), "max_points": float(t.get("max_score", 0.0)), "outcomes": {}})
-            row["outcomes"][s] = (t.get("status") == "passed", float(t.get("score", 0.0)))
+        for t in results[s].tests:
+            row = table.setdefault(t.name, {"name": t.name, "function": t.function, "case": t.case_id,
+                                            "hidden": t.hidden, "max_points": t.max_score, "outcomes": {}})
+            row["outcomes"][s] = (t.passed, t.score)
     rows = []
     for row in table.values():
         outcomes = row.pop("outcomes")
@@ -104,13 +102,13 @@ def case_statistics(results: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def diagnosis_counts(results: dict[str, dict]) -> list[dict]:
+def diagnosis_counts(results: dict[str, Result]) -> list[dict]:
     """The known mistakes the class made, most students first: name, students, cases, explanation."""
     students: dict[str, set] = {}
     cases: Counter = Counter()
     for student, result in results.items():
-        for t in result["tests"]:
-            for name in filter(None, (n.strip() for n in (t.get("extra_data", {}).get("diagnosis") or "").split(","))):
+        for t in result.tests:
+            for name in t.diagnoses:
                 students.setdefault(name, set()).add(student)
                 cases[name] += 1
     rows = [{"name": n, "students": len(s), "cases": cases[n],
@@ -168,11 +166,11 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _max_score(results: dict[str, dict]) -> float:
-    return max((float(r.get("max_score", 0.0)) for r in results.values()), default=0.0)
+def _max_score(results: dict[str, Result]) -> float:
+    return max((r.max_score for r in results.values()), default=0.0)
 
 
-def write_grades_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
+def write_grades_csv(path: Path, results: dict[str, dict[str, Result]]) -> Path:
     """One row per student: the score of each assignment (blank when not submitted) and the total. Every cell goes
     through :func:`~autograder.safe_text.csv_cell`: a student id is a folder name the student chose, and one
     starting with ``=`` must not become a spreadsheet formula."""
@@ -182,12 +180,12 @@ def write_grades_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
         writer = csv.writer(fh)
         writer.writerow(map(csv_cell, header))
         for s in students:
-            scores = [float(results[a][s]["score"]) if s in results[a] else "" for a in results]
+            scores = [results[a][s].score if s in results[a] else "" for a in results]
             writer.writerow(map(csv_cell, [s, *scores, sum(x for x in scores if x != "")]))
     return path
 
 
-def write_cases_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
+def write_cases_csv(path: Path, results: dict[str, dict[str, Result]]) -> Path:
     """One row per student and case (the columns of :data:`CASES_HEADER`), every cell through
     :func:`~autograder.safe_text.csv_cell`."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -195,39 +193,33 @@ def write_cases_csv(path: Path, results: dict[str, dict[str, dict]]) -> Path:
         writer.writerow(map(csv_cell, CASES_HEADER))
         for assignment, per in results.items():
             for student in sorted(per):
-                for t in per[student]["tests"]:
-                    extra = t.get("extra_data", {})
+                for t in per[student].tests:
                     writer.writerow(map(csv_cell, [
-                        student, assignment, extra.get("function", ""), extra.get("case", ""),
-                        "hidden" if extra.get("hidden") else "visible", float(t.get("score", 0.0)),
-                        float(t.get("max_score", 0.0)), t.get("status", ""), extra.get("diagnosis") or "",
-                        extra.get("kind", "")]))
+                        student, assignment, t.function, t.case_id, t.visibility, t.score, t.max_score,
+                        "passed" if t.passed else "failed", ", ".join(t.diagnoses), t.status]))
     return path
 
 
-def _problems(results: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict]]:
+def _problems(results: dict[str, Result]) -> tuple[list[dict], list[dict], list[dict]]:
     """Students whose notebook failed to load, who timed out, and whose result file was malformed."""
     load_failed, timed_out, malformed = [], [], []
     for student, r in sorted(results.items()):
-        extra = r.get("extra_data", {})
         who = safe_line(student)
-        if not extra.get("load", {}).get("ok", True):
-            load_failed.append({"student": who, "reason": extra["load"].get("error") or r.get("output", "")})
-        if extra.get("timed_out"):
-            cases = [t["name"] for t in r["tests"] if t.get("extra_data", {}).get("kind") == "timeout"]
-            timed_out.append({"student": who, "cases": cases})
-        if extra.get("problems"):
-            malformed.append({"student": who, "problems": extra["problems"]})
+        if not r.load.ok:
+            load_failed.append({"student": who, "reason": r.load.error or r.output})
+        if r.timed_out:
+            timed_out.append({"student": who, "cases": [t.name for t in r.tests if t.status == "timeout"]})
+        if r.problems:
+            malformed.append({"student": who, "problems": list(r.problems)})
     return load_failed, timed_out, malformed
 
 
-def _layers(results: dict[str, dict]) -> tuple[list[tuple[str, int]], dict[str, str]]:
+def _layers(results: dict[str, Result]) -> tuple[list[tuple[str, int]], dict[str, str]]:
     count: Counter = Counter()
     missing: dict[str, str] = {}
     for r in results.values():
-        extra = r.get("extra_data", {})
-        count.update(extra.get("sandbox_layers") or [])
-        missing.update(extra.get("sandbox_missing") or {})
+        count.update(r.sandbox_layers)
+        missing.update(r.sandbox_missing)
     return sorted(count.items()), missing
 
 
@@ -238,10 +230,10 @@ def _summary(scores: list[float]) -> dict:
             "min": min(scores), "max": max(scores), "sd": statistics.pstdev(scores)}
 
 
-def _assignment_page(env, assignment: str, results: dict[str, dict], late: list[dict], late_note: str | None) -> str:
+def _assignment_page(env, assignment: str, results: dict[str, Result], late: list[dict], late_note: str | None) -> str:
     from autograder import plots
 
-    scores = [float(r.get("score", 0.0)) for r in results.values()]
+    scores = [r.score for r in results.values()]
     max_score = _max_score(results)
     cases = case_statistics(results)
     diagnoses = diagnosis_counts(results)
@@ -299,11 +291,11 @@ def write_report(course: Path, *, db_url: str | None = None, course_id: str = "c
         written[page.name] = page
         load_failed, timed_out, malformed = _problems(per)
         rows.append({"assignment": assignment, "page": page.name, "max_score": _max_score(per),
-                     "summary": _summary([float(r.get("score", 0.0)) for r in per.values()]),
+                     "summary": _summary([r.score for r in per.values()]),
                      "load_failed": len(load_failed), "timed_out": len(timed_out), "malformed": len(malformed),
                      "late": len(late.get(assignment, [])), "failed": failed})
     students = sorted({s for per in results.values() for s in per})
-    totals = [sum(float(per[s]["score"]) for per in results.values() if s in per) for s in students]
+    totals = [sum(per[s].score for per in results.values() if s in per) for s in students]
     course_max = sum(r["max_score"] for r in rows)
     index = env.get_template("report_index.html.j2").render(
         rows=rows, students=len(students), course_max=course_max, summary=_summary(totals), late_note=late_note,

@@ -1,7 +1,9 @@
 """Result files: ``DIR/results/<assignment>/<student>.json`` in Gradescope's results.json schema.
 
-The file is named by the student id when that is a plain, short name, else by :func:`result_name` (a bounded prefix
-and a hash of the id); the id itself is always in ``extra_data["student"]``.
+A file holds one :class:`~autograder.outcomes.Result` (written by :func:`write_result`, read back validated by
+:func:`load_result`; autograder.outcomes is the one codec of the schema). The file is named by the student id when
+that is a plain, short name, else by :func:`result_name` (a bounded prefix and a hash of the id); the id itself is
+always in ``extra_data["student"]``.
 
 Each file is written atomically (a temporary file, then ``os.replace``) as soon as its submission is graded, so an
 interrupted batch keeps every finished result and never leaves half a file. ``extra_data`` records what a re-run
@@ -18,8 +20,14 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["student_of", "result_path", "result_name", "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current",
-           "grader_fingerprint"]
+# The typed results and their codec (autograder.outcomes), importable from here too: a result file holds one.
+from autograder.outcomes import (GRADESCOPE_HIDDEN, RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result,
+                                 SandboxLoad, Status, Visibility, claims, diagnoses_of)
+from autograder.safe_text import MAX_RESULT_BYTES, RESULT_TOO_BIG, RESULT_UNREADABLE, safe_line
+
+__all__ = ["Status", "Visibility", "CaseOutcome", "CellError", "SandboxLoad", "LoadReport", "Result", "diagnoses_of",
+           "GRADESCOPE_HIDDEN", "RESULT_TEXT_CAP", "load_result", "student_of", "result_path", "result_name",
+           "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current", "grader_fingerprint"]
 
 # A student id is the file's name when it is plain and short; any other id gets a bounded name with a hash of it
 # (never itself plain: plain names cannot end in the hash form), so two ids never share a result file.
@@ -45,8 +53,11 @@ def result_path(course: Path, assignment: str, student: str) -> Path:
     return course / "results" / assignment / f"{result_name(student)}.json"
 
 
-def write_result(path: Path, result: dict) -> None:
-    """Write ``result`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
+def write_result(path: Path, result: Result | dict) -> None:
+    """Write ``result`` to ``path`` atomically (readers see the old file or the new one, never a partial one); a
+    dict is written as it is (Gradescope's message for an upload with no notebook has no Result)."""
+    if isinstance(result, Result):
+        result = result.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fixed prefix: one made from the file's name would push a long one past the file system's name limit.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".tmp")
@@ -69,14 +80,27 @@ def read_result(path: Path) -> dict | None:
         return None
 
 
+def load_result(path: Path, student: str, assignment: str, *, roots=None) -> Result:
+    """The result in ``path`` (:meth:`Result.from_json`), its size capped before the read; raises ``ValueError``
+    naming the problem when the file is too big, not JSON, or not an object."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        raw = None if size > MAX_RESULT_BYTES else json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ValueError(RESULT_UNREADABLE.format(reason=f"{type(exc).__name__}: {safe_line(exc, 200)}")) from None
+    if raw is None and size > MAX_RESULT_BYTES:
+        raise ValueError(RESULT_TOO_BIG.format(size=size, cap=MAX_RESULT_BYTES))
+    return Result.from_json(raw, student, assignment, roots=roots)
+
+
 def student_of(path: Path, result: dict | None = None) -> str:
     """The student a result file belongs to: the id the result names when that id's file name is this file's (so a
     file cannot claim another student's page), else the file's stem. Hashed file names (long or unusual ids, see
     :func:`result_name`) map back to their id this way."""
     if result is None:
         result = read_result(path) if path.is_file() and path.stat().st_size <= 20 << 20 else None
-    extra = result.get("extra_data") if isinstance(result, dict) else None
-    claimed = extra.get("student") if isinstance(extra, dict) else None
+    claimed = claims(result).get("student")
     if isinstance(claimed, str) and result_name(claimed) == path.stem:
         return claimed
     return path.stem
@@ -99,12 +123,7 @@ def grader_fingerprint() -> str:
 
 def is_current(path: Path, submission_sha256: str) -> bool:
     """Is there a finished result for exactly this submission content, from this grader?"""
-    result = read_result(path)
-    if not result:
-        return False
-    extra = result.get("extra_data")
-    if not isinstance(extra, dict):
-        return False
+    claimed = claims(read_result(path))
     # "recorded": the gradebook holds this result's scores; a result whose gradebook write failed is graded again.
-    return (extra.get("submission_sha256") == submission_sha256 and extra.get("grader") == grader_fingerprint()
-            and extra.get("recorded") is True)
+    return (claimed.get("submission_sha256") == submission_sha256 and claimed.get("grader") == grader_fingerprint()
+            and claimed.get("recorded") is True)

@@ -298,7 +298,7 @@ CHEATS = {  # student: (solution bodies or makers of them, the held-out case's r
 def _grade(tmp_path, student, book) -> dict:
     path = tmp_path / f"{student}.ipynb"
     path.write_text(nbformat.writes(book), encoding="utf-8")
-    return grade_submission("cnn", Submission(student, path), cases_for("cnn"))
+    return grade_submission("cnn", Submission(student, path), cases_for("cnn")).to_json()
 
 
 def _by_case(result) -> dict:

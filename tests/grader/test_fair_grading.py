@@ -98,7 +98,8 @@ def _notebook(tmp_path, student):
 def _graded(student, folder):
     assignment = SUBMISSIONS[student][0]
     path = _notebook(Path(folder), student)
-    return path, grade_submission(assignment, Submission(student, path), cases_for(assignment), limits=BATCH_LIMITS)
+    return path, grade_submission(assignment, Submission(student, path), cases_for(assignment),
+                                  limits=BATCH_LIMITS).to_json()
 
 
 @pytest.fixture(scope="module")

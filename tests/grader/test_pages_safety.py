@@ -17,6 +17,7 @@ import pytest
 from autograder import feedback as fb
 from autograder import report as rp
 from autograder.build import SOURCE_ROOT
+from autograder.results import Result
 from autograder.safe_text import NOT_A_RESULT, REPLACEMENT
 from autograder.suites import cases_for
 from tests.grader.test_feedback import (ASSIGNMENT, add_student, assert_no_hidden_text, assert_valid_pngs,
@@ -130,11 +131,11 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 def test_grades_and_cases_csv_neutralise_formula_ids(tmp_path):
     """Is every student id a spreadsheet would run read back from both CSV files with a leading quote?"""
-    result = make_result("x", None)
+    result = Result.from_json(make_result("x", None), "x", ASSIGNMENT)
     results = {ASSIGNMENT: {sid: result for sid in FORMULA_IDS}}
     grades = _read_csv(rp.write_grades_csv(tmp_path / "grades.csv", results))
     assert sorted(r[0] for r in grades[1:]) == sorted(FORMULA_IDS.values())
-    assert all(r[-1] == f"{result['score']:g}" for r in grades[1:])
+    assert all(r[-1] == f"{result.score:g}" for r in grades[1:])
     cases = _read_csv(rp.write_cases_csv(tmp_path / "cases.csv", results))
     assert {r[0] for r in cases[1:]} == set(FORMULA_IDS.values())
 

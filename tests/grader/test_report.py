@@ -89,7 +89,7 @@ def klass(tmp_path):
 def test_case_statistics_pass_rate_and_corrected_discrimination(klass):
     """Is each case's pass rate the share of students passing it, and its discrimination r against the rest score?"""
     course, results = klass
-    stats = {c["name"]: c for c in rp.case_statistics(results)}
+    stats = {c["name"]: c for c in rp.case_statistics(rp.load_results(course)["layers"])}
     assert len(stats) == len(results["s1"]["tests"])
     for name, row in stats.items():
         outcome = {s: next(t for t in r["tests"] if t["name"] == name) for s, r in results.items()}
@@ -105,8 +105,8 @@ def test_case_statistics_pass_rate_and_corrected_discrimination(klass):
 
 def test_misconceptions_are_ranked_by_students_with_explanations(klass):
     """Does the mistake two students made come before the one one student made, with its explanation?"""
-    _, results = klass
-    ranked = rp.diagnosis_counts(results)
+    course, _ = klass
+    ranked = rp.diagnosis_counts(rp.load_results(course)["layers"])
     assert [(d["name"], d["students"]) for d in ranked] == [("missing_bias", 2), ("softmax_overflow", 1)]
     assert ranked[1]["cases"] == 2
     assert ranked[0]["explanation"] == MISTAKES["missing_bias"].explanation

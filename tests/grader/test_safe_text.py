@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pytest
 
@@ -82,49 +81,3 @@ def test_csv_cell_keeps_numbers_numbers():
 ])
 def test_hide_paths_keeps_file_names_only(text, expected):
     assert st.hide_paths(text, ["/home/my course"]) == expected
-
-
-MALFORMED = [
-    ({"score": "45", "max_score": None, "tests": "all"}, ["score is not", "tests is not a list"]),
-    ({"tests": [1, None, {"score": "x", "extra_data": []}]}, ["score is missing", "tests[0] is not an object",
-                                                              "tests[2].score", "tests[2].extra_data"]),
-    ({"score": 1, "max_score": 2, "tests": [], "extra_data": {"load": "broken", "sandbox_layers": "x"}},
-     ["extra_data.load is not an object", "extra_data.sandbox_layers is not a list"]),
-]
-
-
-@pytest.mark.parametrize("raw, problems", MALFORMED)
-def test_clean_result_types_every_field_and_says_what_was_wrong(raw, problems):
-    clean = st.clean_result(raw, "s\ud800", "layers")
-    said = " | ".join(clean["extra_data"]["problems"])
-    for words in problems:
-        assert words in said, (words, said)
-    assert isinstance(clean["score"], float) and isinstance(clean["tests"], list)
-    assert clean["extra_data"]["student"] == "s\ufffd"
-    json.dumps(clean, ensure_ascii=False).encode("utf-8")
-    assert st.clean_result(clean, "s\ud800", "layers") == clean  # cleaning twice changes nothing
-
-
-def test_clean_result_treats_a_doubtful_case_as_hidden():
-    raw = {"score": 0, "max_score": 1, "tests": [
-        {"name": "a", "visibility": "visible", "extra_data": {"hidden": "no"}},
-        {"name": "b", "visibility": "weird", "extra_data": {"hidden": False}},
-        {"name": "c", "visibility": "visible", "extra_data": {"hidden": False}}]}
-    assert [t["extra_data"]["hidden"] for t in st.clean_result(raw, "s", "layers")["tests"]] == [True, True, False]
-
-
-def test_clean_result_rejects_what_is_not_a_result():
-    with pytest.raises(ValueError, match="the file holds a JSON list"):
-        st.clean_result([1, 2], "s", "layers")
-
-
-def test_read_result_file_names_each_problem(tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_bytes(b"\xff\xfe not json")
-    with pytest.raises(ValueError, match="could not be read: UnicodeDecodeError"):
-        st.read_result_file(bad, "bad", "layers")
-    big = tmp_path / "big.json"
-    with open(big, "wb") as fh:
-        fh.truncate(st.MAX_RESULT_BYTES + 1)
-    with pytest.raises(ValueError, match="over the .* bytes a result file may have"):
-        st.read_result_file(big, "big", "layers")

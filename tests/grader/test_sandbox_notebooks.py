@@ -42,7 +42,7 @@ def _grade(course, tmp_path, student, nb) -> dict:
     path = tmp_path / f"{student}.ipynb"
     path.write_text(nbformat.writes(nb))
     return grading.grade_submission(ASSIGNMENT, Submission(student, path), cases_for(ASSIGNMENT),
-                                    limits=BATCH_LIMITS)
+                                    limits=BATCH_LIMITS).to_json()
 
 
 def _cell_number(nb, grade_id: str) -> int:
