@@ -28,6 +28,8 @@ import time
 import weakref
 from pathlib import Path
 
+from autograder.student.convkit_check import codec as C
+
 from . import protocol as P
 from .budget import BUDGET_CUT, BUDGET_SPENT, Budget
 from .cpuclock import Stretch, clock_readable, worker_pid
@@ -41,6 +43,7 @@ __all__ = ["Sandbox", "SandboxError", "StudentError", "CallTimeout", "WorkerCras
 _HERE = Path(__file__).resolve().parent
 _BOOT_SRC = (_HERE / "worker_boot.py").read_text()
 _PROTO_SRC = (_HERE / "protocol.py").read_text()
+_CODEC_SRC = Path(C.__file__).read_text()
 # Output the grader keeps per reply even if the worker claims more (its own cap is Limits.max_output_bytes).
 _MAX_NAMES = 10_000
 # Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die; once it has run,
@@ -116,7 +119,7 @@ class Sandbox:
         self.source, self.preamble = student_source, trusted_preamble
         self.limits = limits or Limits()
         self.budget = budget if budget is not None else Budget(self.limits.budget_s)
-        self.caps = P.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
+        self.caps = C.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
                            header_bytes=max(16 << 20, 8 * self.limits.max_output_bytes))
         self.load_report: dict | None = None
         self.layers: list[str] = []
@@ -188,8 +191,10 @@ class Sandbox:
         if not isinstance(name, str):
             raise TypeError(f"name must be str, got {type(name).__name__}")
         try:
-            tree, blobs = P.encode((list(args), dict(kwargs or {})), self.caps)
-        except P.FrameError as exc:
+            # The named test functions of a case (the codec's CALLABLES) are sent by name.
+            tree, arrays = C.encode((list(args), dict(kwargs or {})), self.caps, named=True)
+            blobs = [C.to_npy(a) for a in arrays]
+        except C.CodecError as exc:
             raise TypeError(f"arguments of {name}() cannot be sent to the sandbox: {exc}") from None
         if self.budget.exhausted:
             raise CallTimeout(BUDGET_SPENT.format(budget_s=self.budget.total_s, function=name))
@@ -216,8 +221,8 @@ class Sandbox:
             self.budget.charge(time.monotonic() - t0)
         if rep.get("ok") is True:
             try:
-                return P.decode(rep.get("value"), rblobs, self.caps)
-            except P.FrameError as exc:
+                return C.decode(rep.get("value"), rblobs, self.caps)
+            except C.CodecError as exc:
                 self._kill()
                 raise InvalidResult(f"{name}() returned a value the grader refuses: {exc}") from None
         kind, tname = rep.get("kind"), _text(rep.get("type"), 200)
@@ -245,7 +250,8 @@ class Sandbox:
                 _LIVE.add(self)
                 plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out, parent_pid=os.getpid() if main else None)
                 self._plan = plan
-                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
+                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, _CODEC_SRC,
+                                                                         json.dumps(plan.config)]
                 scratch = plan.scratch_host or plan.config["scratch"]
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
                                               pass_fds=(r_in, w_out), env=_env(scratch),

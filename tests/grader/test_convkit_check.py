@@ -14,7 +14,7 @@ import pytest
 from autograder.student import convkit_check as cc
 from autograder.student.convkit_check import Case, run_case
 
-MODULE = Path(cc.__file__)
+PACKAGE = Path(cc.__file__).parent
 FORBIDDEN = ("reference", "autograder", "torch", "nbgrader", "matplotlib", "sklearn")
 
 
@@ -32,8 +32,8 @@ def _run(case, func):
 
 
 def test_imports_only_numpy_nbformat_and_the_standard_library(tmp_path):
-    """Can a student import the module (and run a check) in a folder holding only it and its cases?"""
-    shutil.copy(MODULE, tmp_path / "convkit_check.py")
+    """Can a student import the package (and run a check) in a folder holding only it and its cases?"""
+    shutil.copytree(PACKAGE, tmp_path / "convkit_check", ignore=shutil.ignore_patterns("__pycache__"))
     cc.save_cases([_case()], tmp_path)
     code = textwrap.dedent(f"""
         import sys
@@ -127,7 +127,7 @@ def test_none_stub_exception_timeout_and_missing_each_have_their_status():
     assert r.status == "stub" and cc.STUB_MESSAGE.format(function="correlate2d") in r.message
     r = _run(_case(), broken)
     assert r.status == "error" and "IndexError" in r.message and "return im[10]" in r.message
-    assert str(MODULE) not in r.message  # the traceback is trimmed to the student's frames
+    assert str(PACKAGE) not in r.message  # the traceback is trimmed to the student's frames
 
     def timeout(name, args, kwargs):
         raise cc.CallTimeout()
@@ -201,10 +201,11 @@ def test_the_case_inputs_survive_a_function_that_writes_into_them():
 
 
 def test_encoding_round_trips_arrays_tuples_dicts_scalars_and_callables(tmp_path):
-    value = {"p": (np.arange(3), np.float32(2.5), [1, "a", None]), "f": cc.CALLABLES["square"]}
-    arrays: dict = {}
-    back = cc.decode_value(cc.encode_value(value, arrays), arrays)
-    assert isinstance(back["p"], tuple) and back["f"] is cc.CALLABLES["square"]
+    value = {"p": (np.arange(3), np.float32(2.5), [1, "a", None]), "f": cc.CALLABLES["square"],
+             "r": cc.Raises(("ValueError",))}
+    tree, arrays = cc.codec.encode(value, cc.CASE_CAPS, named=True)
+    back = cc.codec.decode(tree, [cc.codec.to_npy(a) for a in arrays], cc.CASE_CAPS, named=True)
+    assert isinstance(back["p"], tuple) and back["f"] is cc.CALLABLES["square"] and back["r"] == value["r"]
     assert back["p"][1] == np.float32(2.5) and back["p"][1].dtype == np.float32
     np.testing.assert_array_equal(back["p"][0], np.arange(3))
     cc.save_cases([_case(kwargs={"stride": (1, 2)})], tmp_path)
