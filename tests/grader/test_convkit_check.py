@@ -1,6 +1,8 @@
 """The student-side case runner: messages, statuses, the notebook loader, the frozen format, the scorers."""
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
@@ -211,6 +213,37 @@ def test_encoding_round_trips_arrays_tuples_dicts_scalars_and_callables(tmp_path
     cc.save_cases([_case(kwargs={"stride": (1, 2)})], tmp_path)
     (loaded,) = cc.load_cases(tmp_path)
     assert loaded.kwargs == {"stride": (1, 2)} and loaded.arg_names == ("image", "kernel")
+
+
+def test_the_codec_keeps_named_values_and_pickles_out_where_they_are_not_allowed():
+    """Are the named test functions and Raises decoded only where allowed, and an object array never loaded?"""
+    codec, caps = cc.codec, cc.codec.Caps(array_bytes=64)
+    for tree in ({"$fn": "square"}, {"$raises": ["ValueError"]}, {"$fn": "os.system"}, {"$nd": 0}, {"$nd": True}):
+        with pytest.raises(codec.CodecError):
+            codec.decode(tree, [], caps)
+    with pytest.raises(codec.CodecError):
+        codec.decode({"$fn": "not-a-test-function"}, [], caps, named=True)
+    for value in (np.sin, cc.Raises(("ValueError",)), np.array(["text"]), np.zeros(9), {1: 2}):
+        with pytest.raises(codec.CodecError):
+            codec.encode(value, caps)
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(codec.CodecError, match="valid numeric .npy"):
+        codec.decode({"$nd": 0}, [buf.getvalue()], caps)
+    with pytest.raises(codec.CodecError, match="used twice"):
+        codec.decode([{"$nd": 0}, {"$nd": 0}], [np.zeros(2)], caps)
+
+
+def test_a_case_file_of_another_format_is_refused_naming_it(tmp_path):
+    """Does a public_cases.json of another format version fail with the message that names the file?"""
+    cc.save_cases([_case()], tmp_path)
+    doc = json.loads((tmp_path / cc.PUBLIC_JSON).read_text())
+    assert doc["format"] == cc.FORMAT_VERSION == 2
+    doc["format"] = 1
+    (tmp_path / cc.PUBLIC_JSON).write_text(json.dumps(doc))
+    with pytest.raises(ValueError) as info:
+        cc.load_cases(tmp_path)
+    assert str(info.value) == cc.CASE_FORMAT_MESSAGE.format(path=tmp_path / cc.PUBLIC_JSON, found=1, expected=2)
 
 
 def _notebook(path, cells):
