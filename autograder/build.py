@@ -130,6 +130,8 @@ def stage_assignment(name: str, dest: Path) -> Path:
     for item in sorted(STUDENT_DIR.iterdir()):
         if item.is_file() and item.name not in _NOT_SHIPPED:
             shutil.copy2(item, dest / item.name)
+        elif item.is_dir() and item.name not in _NOT_SHIPPED:  # the convkit_check package
+            shutil.copytree(item, dest / item.name, ignore=_IGNORE_IN_SOURCE)
     if name in RELEASE_EXTRAS:
         RELEASE_EXTRAS[name](dest)
     return dest

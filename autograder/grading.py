@@ -27,6 +27,7 @@ from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
 from autograder.student import convkit_check as cc
+from autograder.student.convkit_check import calls
 from autograder.safe_read import NOT_A_NOTEBOOK, NOT_JSON, NOT_UTF8, SubmissionRefused, refusal_sha256
 from autograder.submissions import Submission
 from autograder.suites import twins_for
@@ -54,26 +55,28 @@ def cell_name(function: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _worker_preamble() -> str:
-    # The worker gets the same convkit_check the student has (it is shipped in every release, so nothing secret),
-    # as a module of its own, and a trampoline that turns {"callable": name} markers into the named functions.
+    # The worker needs of convkit_check only its calling rule (convkit_check/calls.py: call_in_namespace and the
+    # FunctionMissing it raises), run as the worker's own `convkit_check`; the cases' named test functions arrive
+    # decoded (the sandbox's codec is convkit_check's). The rest of convkit_check is the notebook's self-check:
+    # a cell that imports it still imports, and what it imported raises if called, as it would here.
     # It runs in the worker's trusted namespace, apart from the student's (``student_namespace``): a notebook that
     # defines these names, or reassigns convkit_check's, changes nothing here (everything used is bound now).
-    source = inspect.getsource(cc)
+    absent = sorted(set(cc.__all__) - set(vars(calls)))
     return (
         "import sys as _sys, types as _types\n"
         "_convkit = _types.ModuleType('convkit_check')\n"
         "_sys.modules['convkit_check'] = _convkit\n"
-        f"exec(compile({source!r}, 'convkit_check.py', 'exec'), _convkit.__dict__)\n"
-        "def __convkit_call__(name, args, kwargs, _callables=dict(_convkit.CALLABLES),\n"
-        "                     _call=_convkit.call_in_namespace, _ns=student_namespace):\n"
-        "    def unmark(v):\n"
-        "        if type(v) is dict and set(v) == {'__callable__'}:\n"
-        "            return _callables[v['__callable__']]\n"
-        "        return v\n"
-        "    args = [unmark(a) for a in args]\n"
-        "    kwargs = {k: unmark(v) for k, v in (kwargs or {}).items()}\n"
+        f"exec(compile({inspect.getsource(calls)!r}, 'convkit_check.py', 'exec'), _convkit.__dict__)\n"
+        f"def __convkit_absent(name, _names=frozenset({absent!r})):\n"
+        "    if name not in _names:\n"
+        "        raise AttributeError(f'module convkit_check has no attribute {name!r}')\n"
+        "    def absent(*args, **kwargs):\n"
+        "        raise RuntimeError(f'convkit_check.{name} is the self-check: it does not run while grading')\n"
+        "    return absent\n"
+        "_convkit.__getattr__ = __convkit_absent\n"
+        "def __convkit_call__(name, args, kwargs, _call=_convkit.call_in_namespace, _ns=student_namespace):\n"
         "    return _call(_ns, name, args, kwargs)\n"
-        "def __convkit_cell_errors(_key=_convkit.CELL_ERRORS, _ns=student_namespace):\n"
+        f"def __convkit_cell_errors(_key={cc.CELL_ERRORS!r}, _ns=student_namespace):\n"
         "    # The list lives in the student's namespace: keep only well-formed entries, capped.\n"
         "    found = _ns.get(_key)\n"
         "    keep = lambda e: (type(e) is dict and type(e.get('cell')) is int and type(e.get('type')) is str\n"
@@ -83,19 +86,10 @@ def _worker_preamble() -> str:
     )
 
 
-def _mark_callables(value):
-    for name, fn in cc.CALLABLES.items():
-        if value is fn:
-            return {"__callable__": name}
-    return value
-
-
 def _sandbox_call(sandbox: Sandbox):
     def call(name, args, kwargs):
-        marked_args = [_mark_callables(a) for a in args]
-        marked_kwargs = {k: _mark_callables(v) for k, v in (kwargs or {}).items()}
         try:
-            return sandbox.call("__convkit_call__", args=[name, marked_args, marked_kwargs])
+            return sandbox.call("__convkit_call__", args=[name, list(args), dict(kwargs or {})])
         except SandboxTimeout as exc:
             raise cc.CallTimeout(str(exc)) from None
         except StudentError as exc:

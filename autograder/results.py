@@ -111,8 +111,8 @@ def grader_fingerprint() -> str:
     """A hash of every source file that decides a score: a change to any of them makes old results stale."""
     root = Path(__file__).resolve().parents[1]
     files = sorted([*(root / "reference").glob("*.py"), *(root / "autograder" / "suites").glob("*.py"),
-                    root / "autograder" / "mistakes.py", root / "autograder" / "student" / "convkit_check.py",
-                    root / "autograder" / "grading.py"])
+                    *(root / "autograder" / "student" / "convkit_check").glob("*.py"),
+                    root / "autograder" / "mistakes.py", root / "autograder" / "grading.py"])
     digest = hashlib.sha256()
     for f in files:
         if f.is_file():

@@ -8,9 +8,11 @@
         sb.layers, sb.missing   # protections in force, and why the others are not
 
 Only numeric ndarrays (as .npy, loaded with allow_pickle=False), numbers, str, bool, None and lists/tuples/dicts
-of them cross the boundary (tuples stay tuples, ndarray subclasses arrive as base ndarrays). See proxy.py for the
-failure and restart policy, layers.py for the isolation layers, budget.py for the per-submission time budget,
-protocol.py for the framing, lifeline.py for ending everything when the grader is killed.
+of them cross the boundary (tuples stay tuples, ndarray subclasses arrive as base ndarrays; the values are encoded
+by convkit_check's codec, which also sends a case's named test functions to the worker by name). See proxy.py for
+the failure and restart policy, process.py for the worker process, layers.py for the isolation layers (cgroups.py
+for its cgroups), budget.py for the per-submission time budget, protocol.py for the framing, lifeline.py for ending
+everything when the grader is killed.
 """
 from .budget import BUDGET_CUT, BUDGET_SPENT, Budget
 from .layers import Limits

@@ -33,8 +33,9 @@ import shutil
 import site
 import subprocess
 import sys
-import uuid
 from pathlib import Path
+
+from .cgroups import WorkerCgroup, cgroup_bases
 
 __all__ = ["Limits", "Plan", "WorkerCgroup", "bwrap_path", "cgroup_bases", "build_plan", "hidden_data_dirs"]
 
@@ -108,144 +109,6 @@ def bwrap_path() -> str | None:
     except (OSError, subprocess.SubprocessError):
         ok = False
     return path if ok else None
-
-
-# The file that shows a controller is usable in a child cgroup: v2 name, then v1 name.
-_CONTROLLER_FILES = {"pids": ("pids.max",), "cpu": ("cpu.max", "cpu.cfs_quota_us")}
-
-
-@functools.lru_cache(maxsize=None)
-def cgroup_bases() -> dict[str, str]:
-    """``{controller: directory}`` for "pids" and "cpu": where this process may create child cgroups that have the
-    controller (cgroup v1 hierarchies, or the v2 unified one with the controller enabled). Absent: not available."""
-    if not sys.platform.startswith("linux"):
-        return {}
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return {}
-    candidates: dict[str, list[str]] = {c: [] for c in _CONTROLLER_FILES}
-    for line in lines:
-        _, ctrls, rel = line.split(":", 2)
-        names = ctrls.split(",")
-        for c in candidates:
-            if c in names:
-                candidates[c] += [f"/sys/fs/cgroup/{ctrls}{rel}", f"/sys/fs/cgroup/{c}{rel}"]
-            elif ctrls == "":
-                candidates[c] += [f"/sys/fs/cgroup{rel}", f"/sys/fs/cgroup/unified{rel}"]
-    found = {}
-    for controller, bases in candidates.items():
-        for base in dict.fromkeys(bases):
-            if _probe(base, controller):
-                found[controller] = base
-                break
-    return found
-
-
-def _probe(base: str, controller: str) -> bool:
-    probe = Path(base) / f"convkit-probe-{os.getpid()}"
-    try:
-        probe.mkdir()
-    except OSError:
-        return False
-    try:
-        files = [probe / f for f in _CONTROLLER_FILES[controller] if (probe / f).exists()]
-        if files:
-            files[0].write_text("8" if controller == "pids" else files[0].read_text())
-            return True
-    except OSError:
-        pass
-    finally:
-        try:
-            probe.rmdir()
-        except OSError:
-            pass
-    return False
-
-
-_CPU_PERIOD_US = 100_000
-
-
-class WorkerCgroup:
-    """The cgroups holding one worker and all its descendants: pids.max bounds fork bombs and threads, the cpu
-    controller gives it its own share, kill() reaps daemons. One directory per hierarchy (two on cgroup v1)."""
-
-    def __init__(self, bases: dict[str, str], limits: Limits):
-        name = f"convkit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self.dirs: dict[str, Path] = {}
-        self.controllers: list[str] = []
-        try:
-            for controller, base in bases.items():
-                path = Path(base) / name
-                if path not in self.dirs.values():
-                    path.mkdir()
-                self.dirs[controller] = path
-                if controller == "pids":
-                    (path / "pids.max").write_text(str(limits.max_procs))
-                else:
-                    self._cpu(path, limits.cpu_cores)
-                self.controllers.append(controller)
-        except OSError:
-            self.remove()
-            raise
-        self.procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(self.dirs.values())]
-
-    @staticmethod
-    def _cpu(path: Path, cores: float):
-        quota = max(1000, int(cores * _CPU_PERIOD_US))
-        if (path / "cpu.max").exists():
-            (path / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
-            (path / "cpu.weight").write_text("100")
-        else:
-            (path / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
-            (path / "cpu.cfs_quota_us").write_text(str(quota))
-            (path / "cpu.shares").write_text("1024")
-
-    def holds(self, pid: int) -> list[str]:
-        """The controllers whose cgroup holds ``pid``."""
-        return [c for c in self.controllers if pid in _members(self.dirs[c])]
-
-    def pids(self) -> list[int]:
-        return sorted({pid for d in set(self.dirs.values()) for pid in _members(d)})
-
-    def kill(self, rounds: int = 200) -> bool:
-        """SIGKILL every member until none is left (pids.max = 0 first, so nobody can fork a replacement)."""
-        import signal
-        import time
-        if "pids" in self.dirs:
-            try:
-                (self.dirs["pids"] / "pids.max").write_text("0")
-            except OSError:
-                pass
-        for _ in range(rounds):
-            pids = self.pids()
-            if not pids:
-                return True
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.005)
-        return not self.pids()
-
-    def remove(self):
-        for path in dict.fromkeys(self.dirs.values()):
-            for _ in range(100):
-                try:
-                    path.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:  # members not yet reaped by the kernel
-                    self.kill(rounds=5)
-
-
-def _members(path: Path) -> list[int]:
-    try:
-        return [int(x) for x in (path / "cgroup.procs").read_text().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def _site_dirs() -> list[str]:

@@ -17,89 +17,25 @@ Failure policy (what the grader relies on: "this call failed, the next call stil
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-import weakref
-from pathlib import Path
+
+from autograder.student.convkit_check import codec as C
 
 from . import protocol as P
 from .budget import BUDGET_CUT, BUDGET_SPENT, Budget
-from .cpuclock import Stretch, clock_readable, worker_pid
+from .cpuclock import Stretch
 from .errors import (CallTimeout, InvalidResult, NotDefined, ProtocolError, SandboxError, StudentError, WorkerCrashed,
                      student_frames)
-from .layers import Limits, Plan, build_plan
+from .layers import Limits
+from .process import SHUTTING_DOWN, Worker, kill_all
+from .process import text as _text
 
 __all__ = ["Sandbox", "SandboxError", "StudentError", "CallTimeout", "WorkerCrashed", "InvalidResult",
-           "NotDefined", "ProtocolError", "kill_all"]
+           "NotDefined", "ProtocolError", "kill_all", "SHUTTING_DOWN"]
 
-_HERE = Path(__file__).resolve().parent
-_BOOT_SRC = (_HERE / "worker_boot.py").read_text()
-_PROTO_SRC = (_HERE / "protocol.py").read_text()
-# Output the grader keeps per reply even if the worker claims more (its own cap is Limits.max_output_bytes).
+# Names the grader keeps of a load report even if the worker claims more.
 _MAX_NAMES = 10_000
-# Every Sandbox with a live worker, so kill_all() can end them when the grader itself must die; once it has run,
-# no worker starts (the lock makes "not shutting down, so create the cgroup and start" one step).
-_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
-_SPAWN_LOCK = threading.Lock()
-_SHUTDOWN = threading.Event()
-SHUTTING_DOWN = "the grader is shutting down: no new sandbox worker is started"
-
-
-def _env(scratch: str) -> dict:
-    # Nothing inherited: no PYTHONPATH, no course paths, no credentials; one BLAS thread (RLIMIT_AS needs it).
-    return {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-
-
-def _text(x, cap: int) -> str:
-    return x[:cap] if type(x) is str else ""
-
-
-def kill_all() -> None:
-    """Kill every live worker of this process, with its cgroups and scratch dirs (the grader is about to die)."""
-    with _SPAWN_LOCK:
-        _SHUTDOWN.set()
-    for sandbox in list(_LIVE):
-        try:
-            sandbox.close()
-        except Exception:  # best effort: the process exits next
-            pass
-
-
-def _status_reason(status: int | None, si_code: int | None = None) -> str:
-    if status is None:
-        return "the worker stopped answering (its pipe closed)"
-    if si_code in (getattr(os, "CLD_KILLED", 2), getattr(os, "CLD_DUMPED", 3)):
-        name = signal.Signals(status).name if status in signal.Signals._value2member_map_ else str(status)
-        hint = {"SIGKILL": " (memory or CPU limit, or killed)", "SIGXCPU": " (CPU time limit)",
-                "SIGSEGV": " (segmentation fault)", "SIGXFSZ": " (file size limit)"}.get(name, "")
-        return f"the worker was killed by {name}{hint}"
-    return f"the worker exited with code {status}"
-
-
-class _Drain(threading.Thread):
-    """Reads the worker's fd 1/2 until EOF, keeping the first ``cap`` bytes: print(100 MB) never blocks it."""
-
-    def __init__(self, fd: int, cap: int):
-        super().__init__(daemon=True, name="convkit-sandbox-drain")
-        self.fd, self.cap, self.buf, self.dropped = fd, cap, bytearray(), 0
-
-    def run(self):
-        try:
-            while chunk := os.read(self.fd, 1 << 16):
-                room = self.cap - len(self.buf)
-                self.buf += chunk[:max(room, 0)]
-                self.dropped += max(0, len(chunk) - max(room, 0))
-        except OSError:
-            pass
-        finally:
-            os.close(self.fd)
 
 
 class Sandbox:
@@ -116,7 +52,7 @@ class Sandbox:
         self.source, self.preamble = student_source, trusted_preamble
         self.limits = limits or Limits()
         self.budget = budget if budget is not None else Budget(self.limits.budget_s)
-        self.caps = P.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
+        self.caps = C.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
                            header_bytes=max(16 << 20, 8 * self.limits.max_output_bytes))
         self.load_report: dict | None = None
         self.layers: list[str] = []
@@ -124,14 +60,10 @@ class Sandbox:
         self.restarts = 0
         self.startup_s: float | None = None
         self.last_output = {"stdout": "", "stderr": ""}
-        self._proc = None
-        self._worker: int | None = None
-        self._plan: Plan | None = None
+        self._wk: Worker | None = None  # the current or last worker (its proc is None once killed)
+        self._worker: int | None = None  # its pid as its clock is read (cpuclock.py)
         self._load_failed: str | None = None
-        self._fds: list[int] = []
-        self._pidfd = None
-        self._drain: _Drain | None = None
-        self._raw = bytearray()
+        self._raw = bytearray()  # what earlier workers of this Sandbox wrote to fds 1 and 2
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -176,7 +108,13 @@ class Sandbox:
     @property
     def raw_output(self) -> str:
         """What the worker wrote straight to fds 1 and 2 (C extensions, os.write), capped."""
-        return (bytes(self._raw) + (bytes(self._drain.buf) if self._drain else b"")).decode("utf-8", "replace")
+        drain = self._wk.drain if self._wk else None
+        return (bytes(self._raw) + (bytes(drain.buf) if drain else b"")).decode("utf-8", "replace")
+
+    @property
+    def _proc(self):
+        """The live worker's process (None when there is none)."""
+        return self._wk.proc if self._wk else None
 
     # ------------------------------------------------------------------------------------------------ calls
     def has(self, name: str) -> bool:
@@ -188,8 +126,10 @@ class Sandbox:
         if not isinstance(name, str):
             raise TypeError(f"name must be str, got {type(name).__name__}")
         try:
-            tree, blobs = P.encode((list(args), dict(kwargs or {})), self.caps)
-        except P.FrameError as exc:
+            # The named test functions of a case (the codec's CALLABLES) are sent by name.
+            tree, arrays = C.encode((list(args), dict(kwargs or {})), self.caps, named=True)
+            blobs = [C.to_npy(a) for a in arrays]
+        except C.CodecError as exc:
             raise TypeError(f"arguments of {name}() cannot be sent to the sandbox: {exc}") from None
         if self.budget.exhausted:
             raise CallTimeout(BUDGET_SPENT.format(budget_s=self.budget.total_s, function=name))
@@ -216,8 +156,8 @@ class Sandbox:
             self.budget.charge(time.monotonic() - t0)
         if rep.get("ok") is True:
             try:
-                return P.decode(rep.get("value"), rblobs, self.caps)
-            except P.FrameError as exc:
+                return C.decode(rep.get("value"), rblobs, self.caps)
+            except C.CodecError as exc:
                 self._kill()
                 raise InvalidResult(f"{name}() returned a value the grader refuses: {exc}") from None
         kind, tname = rep.get("kind"), _text(rep.get("type"), 200)
@@ -232,64 +172,16 @@ class Sandbox:
 
     # ------------------------------------------------------------------------------------------------ internals
     def _spawn(self):
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_log, w_log = os.pipe()
-        main = threading.current_thread() is threading.main_thread()
-        try:
-            with _SPAWN_LOCK:
-                if _SHUTDOWN.is_set():
-                    os.close(w_in)
-                    os.close(r_out)
-                    raise WorkerCrashed(SHUTTING_DOWN)
-                _LIVE.add(self)
-                plan = build_plan(self.limits, fd_in=r_in, fd_out=w_out, parent_pid=os.getpid() if main else None)
-                self._plan = plan
-                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, json.dumps(plan.config)]
-                scratch = plan.scratch_host or plan.config["scratch"]
-                self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,
-                                              pass_fds=(r_in, w_out), env=_env(scratch),
-                                              cwd=plan.scratch_host or "/", start_new_session=True, close_fds=True)
-        finally:
-            for fd in (r_in, w_out, w_log):
-                os.close(fd)
-        os.set_blocking(w_in, False)
-        self._w, self._r = w_in, r_out
-        self._fds = [w_in, r_out]
-        try:
-            self._pidfd = os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
-        except OSError:
-            self._pidfd = None
-        if self._drain is not None:
-            self._raw += self._drain.buf
-        self._drain = _Drain(r_log, self.limits.max_output_bytes)
-        self._drain.start()
+        if self._wk is not None:  # a killed worker: keep what it wrote
+            self._raw += self._wk.drain.buf if self._wk.drain else b""
+            self._wk = None
+        self._wk = Worker(self.limits, self)
         deadline = time.monotonic() + self.limits.load_timeout_s
         try:
             ready, _ = self._recv(deadline, "start", self.limits.load_timeout_s)
         except SandboxError as exc:
             raise WorkerCrashed(f"the sandbox worker failed to start: {exc}\n{self.raw_output[-2000:]}") from None
-        child_layers = [x for x in ready.get("layers", []) if type(x) is str]
-        self.layers = ["rlimits"] + [x for x in child_layers if x != "rlimits"] + plan.layers
-        self.missing = dict(plan.missing)
-        self.missing.update({k: _text(v, 500) for k, v in dict(ready.get("missing", {})).items() if type(k) is str})
-        if plan.cgroup is not None:
-            inside = plan.cgroup.holds(self._proc.pid)
-            for controller, layer in (("pids", "pids-limit"), ("cpu", "cpu-share")):
-                if controller in inside:
-                    self.layers.append(layer)
-                elif controller in plan.cgroup.controllers:
-                    self.missing[layer] = f"the worker could not be moved into its {controller} cgroup"
-        self.layers = list(dict.fromkeys(self.layers))
-        members = plan.cgroup.pids() if plan.cgroup else []
-        self._worker = worker_pid(self._proc.pid, members, "bubblewrap" in plan.layers)
-        if clock_readable(self._worker):
-            self.layers.append("own-clock")
-        else:
-            self.missing["own-clock"] = "the worker's run-queue time cannot be read (no /proc schedstat, or bwrap "\
-                                        "without a cgroup to find the worker in)"
-        for name in self.layers:
-            self.missing.pop(name, None)
+        self.layers, self.missing, self._worker = self._wk.layers(ready)
 
     def _load(self) -> dict:
         deadline, by_budget = self.budget.deadline(self.limits.load_timeout_s)
@@ -319,7 +211,7 @@ class Sandbox:
         """Send a request and read its reply by ``deadline`` (moved by ``stretch`` when the worker was kept from
         running); ``cut``: the timeout's message when the budget, not ``limit``, set the deadline."""
         try:
-            P.write_frame(self._w, header, blobs, deadline)
+            P.write_frame(self._wk.w, header, blobs, deadline)
         except P.FrameTimeout:
             self._kill()
             raise CallTimeout(cut or f"the worker did not accept the {what} request in time") from None
@@ -331,7 +223,7 @@ class Sandbox:
         try:
             while stretch is not None:
                 try:
-                    P.wait_readable(self._r, deadline, self._pidfd)
+                    P.wait_readable(self._wk.r, deadline, self._wk.pidfd)
                     break
                 except P.FrameTimeout:
                     deadline = stretch.extend()
@@ -339,12 +231,12 @@ class Sandbox:
                         raise
             # The whole reply must arrive by the deadline (a second more for one that began just before it).
             deadline = max(deadline, time.monotonic() + 1.0) if stretch is not None else deadline
-            header, blobs = P.read_frame(self._r, self.caps, deadline, self._pidfd)
+            header, blobs = P.read_frame(self._wk.r, self.caps, deadline, self._wk.pidfd)
         except P.FrameTimeout:
             self._kill()
             raise CallTimeout(cut or f"the {what} ran longer than {limit:g} s; the worker was killed") from None
         except P.PeerClosed:
-            reason = self._exit_reason()
+            reason = self._wk.exit_reason()
             self._kill()
             raise WorkerCrashed(reason) from None
         except P.FrameError as exc:
@@ -355,57 +247,6 @@ class Sandbox:
                             "stderr": _text(header.get("stderr"), cap + 100)}
         return header, blobs
 
-    def _exit_reason(self) -> str:
-        """How the worker died, read without reaping it (its pid must stay reserved until killpg ran)."""
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            try:
-                info = os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
-            except (ChildProcessError, AttributeError):  # no waitid (macOS): reap it, the group id goes with it
-                try:
-                    rc = self._proc.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    break
-                return _status_reason(-rc, os.CLD_KILLED if hasattr(os, "CLD_KILLED") else 2) if rc < 0 \
-                    else _status_reason(rc, 1)
-            if info is not None:
-                status = info.si_status
-                # bwrap reports a child killed by signal N as exit status 128 + N.
-                if (self._plan and "bubblewrap" in self._plan.layers and info.si_code == os.CLD_EXITED
-                        and 128 < status < 128 + 65):
-                    return _status_reason(status - 128, os.CLD_KILLED)
-                return _status_reason(status, info.si_code)
-            time.sleep(0.005)
-        return _status_reason(None)
-
     def _kill(self):
-        proc, plan = self._proc, self._plan
-        if proc is not None:
-            if proc.returncode is None:  # not reaped yet, so the group id cannot have been reused
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            if plan is not None and plan.cgroup is not None:
-                plan.cgroup.kill()  # setsid daemons and fork bombs left the group but not the cgroup
-            try:
-                proc.kill()
-                proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        for fd in self._fds + ([self._pidfd] if self._pidfd is not None else []):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._fds, self._pidfd, self._proc = [], None, None
-        _LIVE.discard(self)
-        if self._drain is not None:
-            self._drain.join(timeout=2)
-        if plan is not None:
-            if plan.cgroup is not None:
-                plan.cgroup.remove()
-            if plan.scratch_host:
-                import shutil
-                shutil.rmtree(plan.scratch_host, ignore_errors=True)
-            self._plan = None
+        if self._wk is not None:
+            self._wk.kill()

@@ -1,6 +1,6 @@
 """The program a sandboxed worker runs. It is passed to ``python -I -B -c`` as SOURCE TEXT, never imported there.
 
-argv: ``-c <protocol.py source> <config JSON>``. Order of events, each step before any student code runs:
+argv: ``-c <protocol.py source> <convkit_check/codec.py source> <config JSON>``. Order of events, each step before any student code runs:
 resource limits -> network namespace (before NumPy starts BLAS threads) -> trusted imports -> uid drop -> death
 with the parent -> Landlock -> seccomp -> lifeline thread -> "ready" (with the layers actually applied) -> serve
 "load" and "call" requests from the grader.
@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-_PROTO_SRC, _CFG = sys.argv[1], json.loads(sys.argv[2])
+_PROTO_SRC, _CODEC_SRC, _CFG = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.argv = ["student"]
 _APPLIED, _MISSING = [], {}
 
@@ -197,7 +197,11 @@ for _m in _CFG.get("preload", ()):
         pass
 P = types.ModuleType("_convkit_protocol")
 exec(compile(_PROTO_SRC, "<protocol>", "exec"), P.__dict__)
-CAPS = P.Caps(**_CFG["caps"])
+# The codec of values; registered while it runs only (dataclasses reads the module of the class it decorates).
+C = sys.modules["_convkit_codec"] = types.ModuleType("_convkit_codec")
+exec(compile(_CODEC_SRC, "<codec>", "exec"), C.__dict__)
+del sys.modules["_convkit_codec"]
+CAPS = C.Caps(**_CFG["caps"])
 IN, OUT = _CFG["fd_in"], _CFG["fd_out"]
 
 _SECCOMP = _import_seccomp() if _CFG.get("seccomp") else None
@@ -302,13 +306,14 @@ def _call(header, blobs, trusted, ns):
     if not callable(fn):
         return {"ok": False, "kind": "missing", "type": "NameError", "message": f"{header['name']!r} is not defined",
                 "traceback": ""}, []
-    args, kwargs = P.decode(header["payload"], blobs, CAPS)
+    args, kwargs = C.decode(header["payload"], blobs, CAPS, named=True)
     try:
         value = fn(*args, **kwargs)
     except Exception as exc:
         return _error(exc), []
     try:
-        tree, out = P.encode(value, CAPS)
+        tree, arrays = C.encode(value, CAPS)
+        out = [C.to_npy(a) for a in arrays]
     except Exception as exc:
         return {"ok": False, "kind": "invalid_result", "type": type(exc).__name__, "message": str(exc)[:4000],
                 "traceback": ""}, []

@@ -40,7 +40,7 @@ def _namespace(name):
 def _stage(name, dest):
     """The source notebook with what it reads beside it: public cases, convkit_check, the cnn's training digits."""
     shutil.copy2(SOURCE[name], dest / f"{name}.ipynb")
-    shutil.copy2(STUDENT_DIR / "convkit_check.py", dest / "convkit_check.py")
+    shutil.copytree(STUDENT_DIR / "convkit_check", dest / "convkit_check", ignore=shutil.ignore_patterns("__pycache__"))
     freeze_public(name, dest)
     if name == "cnn":
         cnn_script.write_training_digits(dest)

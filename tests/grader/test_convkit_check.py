@@ -1,6 +1,8 @@
 """The student-side case runner: messages, statuses, the notebook loader, the frozen format, the scorers."""
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import pytest
 from autograder.student import convkit_check as cc
 from autograder.student.convkit_check import Case, run_case
 
-MODULE = Path(cc.__file__)
+PACKAGE = Path(cc.__file__).parent
 FORBIDDEN = ("reference", "autograder", "torch", "nbgrader", "matplotlib", "sklearn")
 
 
@@ -32,8 +34,8 @@ def _run(case, func):
 
 
 def test_imports_only_numpy_nbformat_and_the_standard_library(tmp_path):
-    """Can a student import the module (and run a check) in a folder holding only it and its cases?"""
-    shutil.copy(MODULE, tmp_path / "convkit_check.py")
+    """Can a student import the package (and run a check) in a folder holding only it and its cases?"""
+    shutil.copytree(PACKAGE, tmp_path / "convkit_check", ignore=shutil.ignore_patterns("__pycache__"))
     cc.save_cases([_case()], tmp_path)
     code = textwrap.dedent(f"""
         import sys
@@ -127,7 +129,7 @@ def test_none_stub_exception_timeout_and_missing_each_have_their_status():
     assert r.status == "stub" and cc.STUB_MESSAGE.format(function="correlate2d") in r.message
     r = _run(_case(), broken)
     assert r.status == "error" and "IndexError" in r.message and "return im[10]" in r.message
-    assert str(MODULE) not in r.message  # the traceback is trimmed to the student's frames
+    assert str(PACKAGE) not in r.message  # the traceback is trimmed to the student's frames
 
     def timeout(name, args, kwargs):
         raise cc.CallTimeout()
@@ -201,15 +203,47 @@ def test_the_case_inputs_survive_a_function_that_writes_into_them():
 
 
 def test_encoding_round_trips_arrays_tuples_dicts_scalars_and_callables(tmp_path):
-    value = {"p": (np.arange(3), np.float32(2.5), [1, "a", None]), "f": cc.CALLABLES["square"]}
-    arrays: dict = {}
-    back = cc.decode_value(cc.encode_value(value, arrays), arrays)
-    assert isinstance(back["p"], tuple) and back["f"] is cc.CALLABLES["square"]
+    value = {"p": (np.arange(3), np.float32(2.5), [1, "a", None]), "f": cc.CALLABLES["square"],
+             "r": cc.Raises(("ValueError",))}
+    tree, arrays = cc.codec.encode(value, cc.CASE_CAPS, named=True)
+    back = cc.codec.decode(tree, [cc.codec.to_npy(a) for a in arrays], cc.CASE_CAPS, named=True)
+    assert isinstance(back["p"], tuple) and back["f"] is cc.CALLABLES["square"] and back["r"] == value["r"]
     assert back["p"][1] == np.float32(2.5) and back["p"][1].dtype == np.float32
     np.testing.assert_array_equal(back["p"][0], np.arange(3))
     cc.save_cases([_case(kwargs={"stride": (1, 2)})], tmp_path)
     (loaded,) = cc.load_cases(tmp_path)
     assert loaded.kwargs == {"stride": (1, 2)} and loaded.arg_names == ("image", "kernel")
+
+
+def test_the_codec_keeps_named_values_and_pickles_out_where_they_are_not_allowed():
+    """Are the named test functions and Raises decoded only where allowed, and an object array never loaded?"""
+    codec, caps = cc.codec, cc.codec.Caps(array_bytes=64)
+    for tree in ({"$fn": "square"}, {"$raises": ["ValueError"]}, {"$fn": "os.system"}, {"$nd": 0}, {"$nd": True}):
+        with pytest.raises(codec.CodecError):
+            codec.decode(tree, [], caps)
+    with pytest.raises(codec.CodecError):
+        codec.decode({"$fn": "not-a-test-function"}, [], caps, named=True)
+    for value in (np.sin, cc.Raises(("ValueError",)), np.array(["text"]), np.zeros(9), {1: 2}):
+        with pytest.raises(codec.CodecError):
+            codec.encode(value, caps)
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(codec.CodecError, match="valid numeric .npy"):
+        codec.decode({"$nd": 0}, [buf.getvalue()], caps)
+    with pytest.raises(codec.CodecError, match="used twice"):
+        codec.decode([{"$nd": 0}, {"$nd": 0}], [np.zeros(2)], caps)
+
+
+def test_a_case_file_of_another_format_is_refused_naming_it(tmp_path):
+    """Does a public_cases.json of another format version fail with the message that names the file?"""
+    cc.save_cases([_case()], tmp_path)
+    doc = json.loads((tmp_path / cc.PUBLIC_JSON).read_text())
+    assert doc["format"] == cc.FORMAT_VERSION == 2
+    doc["format"] = 1
+    (tmp_path / cc.PUBLIC_JSON).write_text(json.dumps(doc))
+    with pytest.raises(ValueError) as info:
+        cc.load_cases(tmp_path)
+    assert str(info.value) == cc.CASE_FORMAT_MESSAGE.format(path=tmp_path / cc.PUBLIC_JSON, found=1, expected=2)
 
 
 def _notebook(path, cells):

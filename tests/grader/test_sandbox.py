@@ -73,6 +73,19 @@ def test_plain_round_trip(ident_sb, value):
     assert got == value and type(got) is type(value)
 
 
+def test_a_cases_named_test_function_reaches_the_worker_but_no_function_comes_back():
+    """Does a named test function (convkit_check's CALLABLES) cross to the worker by name, while a function the
+    worker returns, or a forged tag of one, never becomes a function in the grader?"""
+    from autograder.student.convkit_check import CALLABLES
+    src = ("import numpy as np\ndef apply(f, x):\n    return f(x)\ndef give():\n    return np.sin\n"
+           "def forge():\n    return {'$fn': 'square'}\n")
+    with Sandbox(src, limits=FAST) as sb:
+        np.testing.assert_array_equal(sb.call("apply", args=[CALLABLES["square"], np.arange(3.0)]), [0.0, 1, 4])
+        assert sb.call("forge") == {"$fn": "square"}  # a dict of the student's, not the function
+        with pytest.raises(InvalidResult):
+            sb.call("give")
+
+
 def test_nan_inf_and_numpy_scalars(ident_sb):
     got = ident_sb.call("ident", args=[[float("nan"), float("inf"), np.float32(1.25), np.int16(-3)]])
     assert math.isnan(got[0]) and got[1] == math.inf

@@ -138,10 +138,10 @@ def test_spinning_threads_cannot_starve_the_submission_graded_beside(mode, cgrou
         assert attacker.call("spin_threads", args=[ATTACK_WORKERS]) == ATTACK_WORKERS
         assert _honest_outcomes(mode) == ["done"] * HONEST_CALLS
         if cgroup and "cpu-share" in attacker.layers:   # every thread of the attacker is in its CPU share
-            cpu = attacker._plan.cgroup.dirs["cpu"]
+            cpu = attacker._wk.plan.cgroup.dirs["cpu"]
             threads = {int(t) for t in os.listdir(f"/proc/{attacker._worker}/task")}
             assert threads <= {int(t) for t in (cpu / "tasks").read_text().split()} if (cpu / "tasks").exists() \
-                else attacker._worker in attacker._plan.cgroup.pids()
+                else attacker._worker in attacker._wk.plan.cgroup.pids()
 
 
 # ------------------------------------------------------------------------------------------------ the budget

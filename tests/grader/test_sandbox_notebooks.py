@@ -19,9 +19,11 @@ from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected
 pytestmark = pytest.mark.slow  # the nbgrader course is built once (~15 s); each test grades in seconds
 
 # Every name the worker's trusted preamble and trampoline use (grading._worker_preamble), defined by a cell at the
-# top, then reassigned by one at the end, together with convkit_check's own names.
+# top, then reassigned by one at the end, together with convkit_check's own names; the self-check's names import
+# there as they do in the notebook.
 SHADOWS = """
 import convkit_check
+from convkit_check import check, run_case
 __convkit_call__ = lambda *args, **kwargs: 0
 __convkit_cell_errors = lambda: [{"cell": 1, "type": "Forged", "message": "forged"}]
 _convkit = _sys = _types = unmark = None
@@ -30,12 +32,13 @@ call_in_namespace = CALLABLES = CELL_ERRORS = None
 """
 REASSIGN = SHADOWS.replace("None", "'reassigned'") + """
 convkit_check.call_in_namespace = lambda *args, **kwargs: 0
-convkit_check.CALLABLES.clear()
+convkit_check.FunctionMissing = None
 convkit_check.CELL_ERRORS = "elsewhere"
 """
 # relu's solution cell, replaced: line 3 of the cell reads a name that does not exist.
 NAME_ERROR_CELL = "def relu(x):\n    y = x\n    return undefined_name + y\n"
-GRADER_FRAMES = ("worker_boot", "<preamble>", "<student>", "convkit_check.py", "__convkit_call__", "<protocol>")
+GRADER_FRAMES = ("worker_boot", "<preamble>", "<student>", "convkit_check.py", "__convkit_call__", "<protocol>",
+                 "<codec>")
 
 
 def _grade(course, tmp_path, student, nb) -> dict:

@@ -18,8 +18,8 @@ from autograder.suites import cases_for, freeze_public
 
 pytestmark = pytest.mark.slow  # four real pytest subprocesses, ~3.5 s each
 
-STUDENT = Path(cc.__file__).parent
-TEMPLATES = ("convkit_check.py", "conftest.py", "pytest.ini")
+STUDENT = Path(cc.__file__).parents[1]
+TEMPLATES = ("conftest.py", "pytest.ini")
 
 CORRECT_RELU = "import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n"
 STUB_RELU = "def relu(x):\n    ### BEGIN SOLUTION\n    raise NotImplementedError()\n    ### END SOLUTION\n"
@@ -32,6 +32,7 @@ def _release(tmp_path: Path, relu_source: str) -> Path:
     folder.mkdir()
     for name in TEMPLATES:
         shutil.copy(STUDENT / name, folder / name)
+    shutil.copytree(STUDENT / "convkit_check", folder / "convkit_check", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(STUDENT / "test_selfcheck.py", folder / "test_layers.py")  # the build renames it
     freeze_public("layers", folder)
     nb = nbformat.v4.new_notebook()

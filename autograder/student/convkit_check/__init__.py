@@ -1,0 +1,44 @@
+"""convkit's case runner: the one piece of comparison code that the student's self-check and the grader share.
+
+Shipped into every release folder beside the notebook (this folder), so it imports only NumPy, nbformat and the
+standard library. Its modules, one per section:
+
+* :mod:`.codec` -- the one encoding of values (case files and the grader's sandbox): a JSON tree plus numeric
+  arrays, never a pickle; the named test functions (:data:`CALLABLES`) and :class:`Raises`.
+* :mod:`.cases` -- :class:`Case` (a graded case as data), :class:`CaseResult`, the case files: public cases live in
+  ``public_cases.json`` + ``public_cases.npz`` beside this folder (:func:`save_cases`, :func:`load_cases`).
+* :mod:`.messages` -- the statuses, the problems the grader finds and every message a student reads.
+* :mod:`.calls` -- ``call_in_namespace(namespace, name, args, kwargs)``, the calling rule, and the exceptions by
+  which the grader's sandbox proxy reports a remote failure (:class:`StudentException`, :class:`CallTimeout`,
+  :class:`FunctionMissing`). The sandbox worker runs this module's source, and no other of this package.
+* :mod:`.notebook` -- ``load_notebook(path)`` / ``notebook_source(path)``: the code a submission defines.
+* :mod:`.compare` -- comparing an answer with the expected one, naming a known mistake, the student's own line.
+* :mod:`.runner` -- ``run_case(case, call, cells)`` (one graded case -> :class:`CaseResult`; ``cells``, the
+  grader's copy of the notebook, names the student's line where the function raised), ``hidden_output`` (what a
+  hidden case tells: its status, the problem the grader found, never a value or a string the student's code made),
+  ``credit`` (when public cases earn their points) and ``check("correlate2d", correlate2d)`` (a check cell).
+
+The dtype rule, the same for every function and every output of a tuple or dict: a float array result has the
+case's dtype, the dtype of its floating inputs (float32 in, float32 out). Right values in another dtype earn the
+case's points less :data:`DTYPE_SHARE` (status "dtype").
+"""
+from . import codec
+from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
+from .cases import (ATOL_FLOAT32, ATOL_FLOAT64, CASE_CAPS, FORMAT_VERSION, PUBLIC_JSON, PUBLIC_NPZ, RTOL_FLOAT32,
+                    RTOL_FLOAT64, Case, CaseResult, load_cases, load_public_cases, numpy_version_warning,
+                    public_cases_for, save_cases)
+from .codec import CALLABLES, Raises
+from .compare import builtin_exception_name, compare, describe_inputs, format_student_traceback, student_line
+from .messages import *  # noqa: F403  (every status, problem and message)
+from .notebook import CELL_ERRORS, DEMO_TAG, load_notebook, notebook_cells, notebook_source
+from .runner import DTYPE_SHARE, SCORERS, _copy, _score_accuracy, check, credit, hidden_output, run_case
+
+__all__ = [
+    "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
+    "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
+    "save_cases", "load_cases", "load_public_cases", "public_cases_for", "codec",
+    "format_student_traceback", "describe_inputs", "compare", "credit", "hidden_output",
+    "builtin_exception_name", "student_line", "numpy_version_warning", "PROBLEMS", "DTYPE_SHARE",
+    "STUB_MESSAGE", "DTYPE_MESSAGE", "DTYPE_POINTS_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES",
+    "NUMPY_VERSION_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
+]

@@ -1,0 +1,254 @@
+"""Running cases: the scorers, one case -> :class:`CaseResult`, what a hidden case says, the credit rule, and
+``check`` (a notebook's check cell)."""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
+from .cases import RELEASE_DIR, Case, CaseResult, numpy_version_warning, public_cases_for
+from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, _problems, _short,
+                      builtin_exception_name, compare, describe_inputs, student_line)
+from .messages import (ANSWER_PROBLEMS, CASE_HEADER, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE, DTYPE_MESSAGE,
+                       DTYPE_POINTS_MESSAGE, EXCEPTION_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB,
+                       LOW_SCORE, MISSING_MESSAGE, NONE_MESSAGE, NOT_BUILTIN, NOT_DEFINED, NOT_RAISED,
+                       NO_CASES_MESSAGE, PROVIDED_CHECK_MESSAGE, RAISED, RAISES_MESSAGE, RETURNED_NONE,
+                       SCORE_MESSAGE, SHAPE_MESSAGE, STUB_MESSAGE, SUMMARY_MESSAGE, TIMED_OUT, TIMEOUT_MESSAGE,
+                       UNCONFIRMED, UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
+                       WRONG_EXCEPTION_MESSAGE)
+
+# A right answer in the wrong dtype loses this share of the case's points (invariant 9: a convention costs at most
+# its own share). A quarter: with whole and half points per case, every score stays an exact binary fraction.
+DTYPE_SHARE = 0.25
+
+
+# ---- scorers: cases graded by a measure rather than by one expected array ----
+def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
+    """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
+    each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
+    kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
+    problems = compare(kernel, np.zeros((3, 3), dtype=int), Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
+    if problems:
+        return 0.0, problems
+    k = np.asarray(kernel, dtype=np.float64).ravel()
+    resp = {name: float(np.abs(np.asarray(case.data[name]) @ k).max()) for name in ("diagonal", "straight", "flat")}
+    opt = case.options
+    norm = float(np.linalg.norm(k))
+    if norm == 0 or resp["diagonal"] < opt["min_diagonal"] * norm * opt["contrast"]:
+        return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=(
+            f"its strongest response to a diagonal edge is {resp['diagonal']:.3g}: too weak for a kernel of "
+            f"norm {norm:.3g} (it must be at least {opt['min_diagonal']} x norm x edge contrast)"))]
+    tests = [
+        (resp["flat"] <= opt["flat_ratio"] * resp["diagonal"],
+         f"flat regions: response {resp['flat']:.3g}, at most {opt['flat_ratio']} x the diagonal response "
+         f"{resp['diagonal']:.3g} (make the weights sum to 0)"),
+        (resp["diagonal"] > resp["straight"],
+         f"diagonal vs straight edges: {resp['diagonal']:.3g} must exceed {resp['straight']:.3g}"),
+        (resp["straight"] <= opt["straight_ratio"] * resp["diagonal"],
+         f"selectivity: the response to horizontal/vertical edges {resp['straight']:.3g} must be at most "
+         f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
+    ]
+    weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
+    return (float(sum(w for w, (ok, _) in zip(weights, tests) if ok)),
+            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok])
+
+
+def _score_accuracy(case: Case, call) -> tuple[float, list[str]]:
+    """Train with the student's ``train_cnn``, predict the held-out digits with their ``predict``, score the
+    accuracy by the thresholds of ``options`` (a list of [min accuracy, fraction of the points])."""
+    params = call(case.function, _copy(case.args), _copy(case.kwargs))
+    if isinstance(params, tuple) and params and isinstance(params[0], dict):
+        params = params[0]  # train_cnn may return (params, history)
+    if params is None:
+        return 0.0, [NONE_MESSAGE.format(function=case.function)]
+    labels = np.asarray(case.data["y"])
+    predicted = call(case.options.get("predict", "predict"), (params, case.data["x"]), {})
+    if predicted is None:
+        return 0.0, [NONE_MESSAGE.format(function="predict")]
+    pred = np.asarray(predicted)
+    if pred.shape != labels.shape:
+        return 0.0, [SHAPE_MESSAGE.format(what="predict(params, x)", expected=labels.shape, got=pred.shape)]
+    accuracy = float(np.mean(pred == labels))
+    fraction = max([f for threshold, f in case.options["thresholds"] if accuracy >= threshold], default=0.0)
+    need = max(t for t, _ in case.options["thresholds"])
+    detail = [] if fraction == 1.0 else [SCORE_MESSAGE.format(what="accuracy", detail=(
+        f"{accuracy:.3f} on {labels.size} held-out digits; full points from {need:.2f}"))]
+    return case.points * fraction, detail
+
+
+SCORERS = {"kernel_response": _score_kernel_response, "accuracy": _score_accuracy}
+
+
+# ---- running one case ----
+def _copy(value):
+    """A copy of the case's inputs: a function that writes into its input cannot corrupt the case."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def run_case(case: Case, call, cells=None) -> CaseResult:
+    """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors).
+    ``cells``: cell number -> source of the submission, to name the student's line where the function raised."""
+    header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
+
+    def result(status, points, lines, problem=None, diagnosis=None, **found):
+        return CaseResult(case.case_id, case.function, float(points), float(case.points), status,
+                          "\n".join([header, *lines]), diagnosis, problem, **found)
+
+    try:
+        if case.kind in SCORERS:  # a scorer returns (points, lines) or (points, lines, diagnosis)
+            points, lines, *diagnosis = SCORERS[case.kind](case, call)
+            if points == case.points:
+                return result("passed", points, lines)
+            return result("failed", points, lines, LOW_SCORE, *diagnosis)
+        got = call(case.function, _copy(case.args), _copy(case.kwargs))
+    except CallTimeout:
+        return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)], TIMED_OUT)
+    except FunctionMissing as exc:
+        name = exc.args[0] if exc.args else case.function
+        return result("missing", 0, [MISSING_MESSAGE.format(function=name)], NOT_DEFINED)
+    except Exception as exc:
+        names, message, tb = _exception_info(exc)
+        if "NotImplementedError" in names:
+            return result("stub", 0, [STUB_MESSAGE.format(function=case.function)], IS_STUB)
+        if case.kind == "raises" and set(names) & set(case.raises):
+            return result("passed", case.points, [])
+        # A remote exception's line is read from the grader's cells only, never from this process's linecache.
+        where = cells if cells is not None or not isinstance(exc, StudentException) else {}
+        found = {"raised": builtin_exception_name(names), "line": student_line(_frames(exc), where)}
+        if case.kind == "raises":
+            return result("failed", 0, [WRONG_EXCEPTION_MESSAGE.format(
+                function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb],
+                WRONG_EXCEPTION, **found)
+        diagnosed = _diagnose_exception(names, case)
+        return result("error", 0, [EXCEPTION_MESSAGE.format(function=case.function, type=names[0], message=message),
+                                   tb.rstrip(), *_diagnosis_lines(diagnosed, case)], RAISED,
+                      ", ".join(diagnosed) or None, **found)
+    if case.kind == "raises":
+        return result("failed", 0, [RAISES_MESSAGE.format(function=case.function, expected=" or ".join(case.raises),
+                                                          got=_short(got) if got is not None else "None")],
+                      NOT_RAISED)
+    if got is None and case.expected is not None:
+        return result("failed", 0, [NONE_MESSAGE.format(function=case.function)], RETURNED_NONE)
+    problems = _problems(got, case.expected, case)
+    if not problems:
+        return result("passed", case.points, [])
+    names = _diagnose(got, case)
+    lines = [p.message for p in problems] + _diagnosis_lines(names, case)
+    wrong = tuple((p.what, p.code, p.dtype) for p in problems)
+    worst = min((p.code for p in problems), key=ANSWER_PROBLEMS.index)
+    if worst == WRONG_DTYPE:  # right values: the dtype costs its own share only
+        points = case.points * (1 - DTYPE_SHARE)
+        lines.append(DTYPE_POINTS_MESSAGE.format(points=points, max_points=case.points, share=DTYPE_SHARE))
+        return result("dtype", points, lines, WRONG_DTYPE, ", ".join(names) or None, wrong=wrong)
+    return result("failed", 0, lines, worst, ", ".join(names) or None, wrong=wrong)
+
+
+def hidden_output(result: CaseResult, case: Case) -> str:
+    """What a hidden case's result says: its status, the grader's findings (which output is wrong and how, the
+    built-in type of an exception and the student's own line that raised it) and the named mistakes. Never an
+    input, an expected or a returned value, nor any text the student's code made."""
+    lines = [HIDDEN_OUTPUT.format(status=result.status)]
+    problem = result.problem or (IS_STUB if result.status == "stub" else None)
+    fields = {"function": case.function, "expected": " or ".join(case.raises), "points": result.points,
+              "max_points": result.max_points, "type": result.raised or NOT_BUILTIN}
+    if problem in ANSWER_PROBLEMS:
+        for what, code, dtype in result.wrong:
+            if code == WRONG_DTYPE and case.dtype:
+                lines.append(DTYPE_MESSAGE.format(what=what, expected=case.dtype, got=dtype))
+            elif code == WRONG_DTYPE:
+                lines.append(DTYPE_KIND_MESSAGE.format(what=what, got=dtype))
+            else:
+                lines.append(HIDDEN_PROBLEM_MESSAGES[code].format(what=what))
+        if result.status == "dtype":
+            lines.append(DTYPE_POINTS_MESSAGE.format(points=result.points, max_points=result.max_points,
+                                                     share=DTYPE_SHARE))
+    elif problem in HIDDEN_PROBLEM_MESSAGES:
+        lines.append(HIDDEN_PROBLEM_MESSAGES[problem].format(**fields)
+                     + (" " + result.line if result.line and problem in (RAISED, WRONG_EXCEPTION) else ""))
+    names = [n for n in (result.diagnosis or "").split(", ") if n]
+    lines += [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
+    return "\n".join(lines)
+
+
+def _diagnosis_lines(names, case: Case) -> list[str]:
+    return [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
+
+
+def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = None) -> list[CaseResult]:
+    """The rule by which public and bad-input cases earn their points: only for a function that works.
+
+    A public case earns its points when its twin passes too: the grader runs the same call again among the hidden
+    cases on inputs of its own making (``twins``: ``{(function, case_id): passed}``). A function that gets the public
+    case right gets its twin right; returning the shipped expected values does not. A public case without a twin
+    earns its points when its function passes one of its hidden cases. A bad-input ("raises") case earns its points
+    when its function earns points on an ordinary case. The self-check (public cases only) has neither twins nor
+    hidden cases: there the public cases stand, and rejecting bad input counts once an ordinary case passes. A
+    stub's bad-input cases say the provided checks earn nothing by themselves (:data:`PROVIDED_CHECK_MESSAGE`)."""
+    twins = twins or {}
+    hidden_fns = {c.function for c in cases if c.kind != "raises" and c.visibility != "visible"}
+    passes_hidden = {c.function for c, r in zip(cases, results, strict=True)
+                     if c.kind != "raises" and c.visibility != "visible" and r.points > 0}
+    stub_only = {c.function for c in cases} - {c.function for c, r in zip(cases, results, strict=True)
+                                               if c.kind != "raises" and r.status != "stub"}
+
+    def confirmed(c: Case) -> bool:
+        if (c.function, c.case_id) in twins:
+            return bool(twins[(c.function, c.case_id)])
+        return c.function not in hidden_fns or c.function in passes_hidden
+
+    def unconfirmed(c: Case, r: CaseResult) -> CaseResult:
+        if c.function in stub_only:
+            return replace(r, points=0.0, status="stub", diagnosis=None, problem=IS_STUB,
+                           message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
+        template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
+        return replace(r, points=0.0, status="unconfirmed", diagnosis=None, problem=UNCONFIRMED,
+                       message=r.message + "\n" + template.format(function=r.function))
+
+    out = [unconfirmed(c, r) if r.points and c.kind != "raises" and c.visibility == "visible" and not confirmed(c)
+           else r for c, r in zip(cases, results, strict=True)]
+    works = {c.function for c, r in zip(cases, out) if c.kind != "raises" and r.points > 0}
+    return [unconfirmed(c, r) if r.points and c.kind == "raises" and c.function not in works else r
+            for c, r in zip(cases, out)]
+
+
+def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):
+    """Run the public cases of ``function_name`` on ``func`` and print a report; AssertionError if any fails.
+
+    Other names a case calls (``predict`` for the accuracy case) are looked up in ``namespace``, by default the
+    caller's globals (the notebook)."""
+    cases = public_cases_for(function_name, directory)
+    if not cases:
+        raise LookupError(NO_CASES_MESSAGE.format(function=function_name, path=directory or RELEASE_DIR))
+    others = namespace if namespace is not None else sys._getframe(1).f_globals
+
+    def call(name, args, kwargs):
+        if name == function_name:
+            return call_in_namespace({name: func}, name, args, kwargs)
+        return call_in_namespace(others, name, args, kwargs)
+
+    results = credit(cases, [run_case(case, call) for case in cases])
+    passed = sum(r.passed for r in results)
+    warning = numpy_version_warning(directory)
+    if verbose and warning:
+        print(warning)
+    if verbose:
+        for r in results:
+            mark = "passed" if r.passed else r.status.upper()
+            print(f"[{mark}] {r.message}" if not r.passed else f"[passed] case {r.case_id}")
+        print(SUMMARY_MESSAGE.format(passed=passed, total=len(results)))
+    if passed != len(results):
+        first = next(r for r in results if not r.passed)
+        if first.status == "stub":
+            raise AssertionError(STUB_MESSAGE.format(function=function_name))
+        raise AssertionError(f"{len(results) - passed} of {len(results)} public cases of {function_name} failed; "
+                             f"first: {first.message}")
+    # Nothing is returned: the check cell's last value would be displayed under the report (and stock nbgrader
+    # would try to read it as a partial-credit score).
