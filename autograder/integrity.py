@@ -87,9 +87,10 @@ def _source_solutions(assignment: str) -> dict[str, tuple[str, ...]]:
     """``{grade_id: normalised source}`` of the source notebook's solution cells (empty without a source)."""
     import nbformat
 
-    from autograder.build import SOURCE_ROOT
+    from autograder.suites import assignment as registered
 
-    path = SOURCE_ROOT / assignment / f"{assignment}.ipynb"
+    known = registered(assignment)
+    path = known.packaged_source() / known.notebook
     if not path.is_file():
         return {}
     nb = nbformat.read(str(path), as_version=4)

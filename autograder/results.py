@@ -41,8 +41,11 @@ def result_name(student: str) -> str:
     return f"{prefix}.{hashlib.sha256(student.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
-def result_path(course: Path, assignment: str, student: str) -> Path:
-    return course / "results" / assignment / f"{result_name(student)}.json"
+def result_path(course, assignment: str, student: str) -> Path:
+    """``results/<assignment>/<name>.json`` of ``course`` (a path or a :class:`~autograder.course.Course`)."""
+    from autograder.course import as_course
+
+    return as_course(course).results_dir(assignment) / f"{result_name(student)}.json"
 
 
 def write_result(path: Path, result: dict) -> None:
