@@ -154,12 +154,6 @@ def _submitted_notebook(course: Path, assignment: str, student: str, name: str |
     return found[0] if len(found) == 1 else None
 
 
-def _limits(name: str):
-    from autograder.suites import assignment
-
-    return assignment(name).limits
-
-
 def _structure(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
@@ -214,6 +208,7 @@ def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
     from autograder import grading
     from autograder.sandbox import Sandbox, SandboxError
     from autograder.student import convkit_check as cc
+    from autograder.suites import assignment as registered
     from autograder.suites import cases_for
 
     cases = [c for c in cases_for(assignment, "visible") if (c.function, c.case_id) in wanted and c.kind == "array"]
@@ -222,7 +217,7 @@ def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
     if not cases:
         return pictures, notes, None
     try:
-        with Sandbox(cc.notebook_source(notebook), limits=_limits(assignment),
+        with Sandbox(cc.notebook_source(notebook), limits=registered(assignment).limits,
                      trusted_preamble=grading._worker_preamble()) as sandbox:
             if not sandbox.load_report.get("ok"):
                 reason = _say(sandbox.load_report.get("error"), _roots(course) if course is not None else ())

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ASSIGNMENTS, reason="no s
 
 _STUDENT_FILES = {p.name for p in STUDENT_DIR.iterdir() if p.is_file() and p.name != "__init__.py"}
 _FROZEN = {"public_cases.json", "public_cases.npz"}
-# Data an assignment ships beside its notebook (written by autograder.build.RELEASE_EXTRAS).
+# Data an assignment ships beside its notebook (written by its Assignment.release_files).
 _EXTRA_FILES = {"cnn": {"digits_train.npz"}}
 
 
