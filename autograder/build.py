@@ -1,182 +1,173 @@
-"""``autograder build``: the course directory (nbgrader's layout) and the student releases.
+"""``autograder init`` and ``autograder build``: the course directory (nbgrader's layout) and the student releases.
 
-For each assignment: ``assignments/source/<name>/`` is copied to ``DIR/source/<name>/``, its public cases are
-frozen there (``public_cases.json`` + ``.npz``, expected values from the live reference), the student files of
-``autograder/student/`` (the self-check module, conftest, pytest.ini, the test file) are added, and nbgrader's
-``generate_assignment`` turns the source notebook into stubs in ``DIR/release/<name>/``. Nothing else reaches the
-release: tests/assignments/test_leaks.py scans it for the reference, hidden cases and solution text.
+``init`` copies the kit's source assignments (package data, :func:`autograder.assignment.packaged_sources`) into
+``COURSE/source/<name>/``, as ``nbgrader quickstart`` makes a course. ``build`` works on the course's own copy
+(seeding a missing one from the kit's): for each assignment its public cases are frozen in ``COURSE/source/<name>/``
+(``public_cases.json`` + ``.npz``, expected values from the live reference), the student files of
+``autograder/student/`` (the self-check module, conftest, pytest.ini, the test file) and the assignment's release
+files are added, and nbgrader's ``generate_assignment`` turns the source notebook into stubs in
+``COURSE/release/<name>/``. Nothing else reaches the release: tests/assignments/test_leaks.py scans it for the
+reference, hidden cases and solution text.
 
 nbgrader gotchas handled here (FINDINGS.md): the gradebook's creation shells out to ``alembic`` through PATH, so
 the running interpreter's bin folder is put first on PATH; the configuration is passed as an object (a
-``--config`` file is ignored) and is also written to ``DIR/nbgrader_config.py`` for later nbgrader commands;
-the kernel is forced to ``python3``.
+``--config`` file is ignored) and is also written to ``COURSE/nbgrader_config.py`` for later nbgrader commands and
+autograder verbs (:class:`autograder.course.Course`); the kernel is forced to ``python3``.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import sys
 from pathlib import Path
-from typing import Callable
+
+from autograder.assignment import packaged_sources
+from autograder.course import COURSE_ID, DEFAULT_ROOT, Course, as_course, tools_on_path
 
 __all__ = [
-    "ASSIGNMENTS",
     "COURSE_ID",
     "DEFAULT_COURSE",
     "SOURCE_ROOT",
     "STUDENT_DIR",
-    "RELEASE_EXTRAS",
     "BuildError",
     "available_assignments",
     "nbgrader_config",
     "write_nbgrader_config",
     "stage_assignment",
+    "init_course",
     "build_course",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE_ROOT = ROOT / "assignments" / "source"
+SOURCE_ROOT = packaged_sources()  # the kit's source assignments, as installed
 STUDENT_DIR = Path(__file__).resolve().parent / "student"
-DEFAULT_COURSE = Path("course")
-COURSE_ID = "convkit"
-ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
-KERNEL_NAME = "python3"
+DEFAULT_COURSE = DEFAULT_ROOT
 # Files of autograder/student/ that are package plumbing, not something a student needs.
 _NOT_SHIPPED = {"__init__.py", "__pycache__"}
 _IGNORE_IN_SOURCE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
 
-
-
-def _cnn_training_digits(dest: Path) -> None:
-    """The cnn notebook's training digits (never the held-out part), written by its authoring script."""
-    if str(ROOT) not in sys.path:  # the authoring scripts live in the repository, not in the installed package
-        sys.path.insert(0, str(ROOT))
-    from assignments.authoring.cnn import write_training_digits
-
-    write_training_digits(dest)
-
-
-# Extra release files per assignment: name -> function(dest_dir) writing them into DIR/source/<name>/ before
-# nbgrader copies that folder to the release.
-RELEASE_EXTRAS: dict[str, Callable[[Path], None]] = {"cnn": _cnn_training_digits}
-
 _MISSING_MESSAGE = "no source notebook for assignment {name!r}: expected {path}"
-_UNKNOWN_MESSAGE = "unknown assignment {name!r}; the assignments are {known}"
 _FAILED_MESSAGE = "nbgrader generate_assignment failed for {name!r}: {error}\n{log}"
+_NONE_MESSAGE = "no assignment has a source notebook under {course} or {kit}"
 
 
 class BuildError(RuntimeError):
     """A release could not be built (missing source, nbgrader failure); the message says which and why."""
 
 
-def _notebook(name: str) -> Path:
-    return SOURCE_ROOT / name / f"{name}.ipynb"
+def _registered(name: str):
+    from autograder.suites import assignment
+
+    try:
+        return assignment(name)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def available_assignments() -> list[str]:
-    """The assignments whose source notebook exists, in course order."""
-    return [name for name in ASSIGNMENTS if _notebook(name).is_file()]
+    """The registered assignments whose source notebook the kit ships, in course order."""
+    from autograder.suites import assignments
+
+    return [a.name for a in assignments() if (a.packaged_source() / a.notebook).is_file()]
 
 
-def nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None,
+def nbgrader_config(course: Path, course_id: str | None = None, exchange: Path | None = None,
                     db_url: str | None = None) -> dict:
     """The nbgrader settings of a course directory, as ``{"Section.option": value}``; ``exchange`` is the exchange
     folder of ``nbgrader release_assignment`` / ``collect`` (nbgrader's default, /srv/nbgrader/exchange, when None)."""
-    course = Path(course).resolve()
-    config = {
-        "CourseDirectory.root": str(course),
-        "CourseDirectory.course_id": course_id,
-        "CourseDirectory.db_url": db_url or f"sqlite:///{course / 'gradebook.db'}",
-        "Execute.kernel_name": KERNEL_NAME,
-    }
-    if exchange is not None:
-        config["Exchange.root"] = str(Path(exchange).resolve())
-    return config
+    return Course.open(course, db_url=db_url, course_id=course_id, exchange=exchange).nbgrader_config()
 
 
-def write_nbgrader_config(course: Path, course_id: str = COURSE_ID, exchange: Path | None = None,
+def write_nbgrader_config(course: Path, course_id: str | None = None, exchange: Path | None = None,
                           db_url: str | None = None) -> Path:
     """``DIR/nbgrader_config.py``, where nbgrader commands run in ``DIR`` look for their settings."""
-    lines = ["# Written by `autograder build`; nbgrader reads this file from the course directory.",
-             "c = get_config()  # noqa: F821"]
-    lines += [f"c.{key} = {value!r}" for key, value in nbgrader_config(course, course_id, exchange, db_url).items()]
-    path = Path(course) / "nbgrader_config.py"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return Course.open(course, db_url=db_url, course_id=course_id, exchange=exchange).write_config()
 
 
-@contextlib.contextmanager
-def _venv_on_path():
-    """This interpreter's bin folder first on PATH, so nbgrader finds ``alembic`` when it creates the gradebook."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old])
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
-
-
-def stage_assignment(name: str, dest: Path) -> Path:
-    """Copy ``assignments/source/<name>/`` to ``dest``, freeze the public cases there and add the student files
-    and extras: the folder nbgrader releases (and where the source notebook's check cells can run)."""
+def stage_assignment(name: str, dest: Path, source: Path | None = None) -> Path:
+    """Make ``dest`` the folder nbgrader releases (and where the source notebook's check cells can run): a copy of
+    ``source`` (default: the kit's ``<name>/`` folder; none when ``dest`` is ``source`` itself), with the public
+    cases frozen and the student files and the assignment's release files added."""
     from autograder.suites import freeze_public
 
+    a = _registered(name)
     dest = Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(SOURCE_ROOT / name, dest, ignore=_IGNORE_IN_SOURCE)
+    source = Path(source) if source is not None else a.packaged_source()
+    if dest.resolve() != source.resolve():
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(source, dest, ignore=_IGNORE_IN_SOURCE)
     freeze_public(name, dest)
     for item in sorted(STUDENT_DIR.iterdir()):
         if item.is_file() and item.name not in _NOT_SHIPPED:
             shutil.copy2(item, dest / item.name)
         elif item.is_dir() and item.name not in _NOT_SHIPPED:  # the convkit_check package
             shutil.copytree(item, dest / item.name, ignore=_IGNORE_IN_SOURCE)
-    if name in RELEASE_EXTRAS:
-        RELEASE_EXTRAS[name](dest)
+    if a.release_files is not None:
+        a.release_files(dest)
     return dest
 
 
-def _generate(names: list[str], course: Path, course_id: str, db_url: str | None) -> None:
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
+def _seed(course: Course, names: list[str]) -> dict[str, Path]:
+    """``COURSE/source/<name>/`` for each of ``names``: the course's own copy, or the kit's copied there."""
+    folders = {}
+    for name in names:
+        a, folder = _registered(name), course.source_dir(name)
+        if not (folder / a.notebook).is_file():
+            if not (a.packaged_source() / a.notebook).is_file():
+                raise BuildError(_MISSING_MESSAGE.format(name=name, path=folder / a.notebook))
+            shutil.copytree(a.packaged_source(), folder, ignore=_IGNORE_IN_SOURCE, dirs_exist_ok=True)
+        folders[name] = folder
+    return folders
 
-    config = Config()
-    for key, value in nbgrader_config(course, course_id, db_url=db_url).items():
-        section, option = key.split(".")
-        setattr(config[section], option, value)
-    with _venv_on_path():
-        api = NbGraderAPI(config=config)
+
+def init_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str | None = None,
+                exchange: Path | None = None, db_url: str | None = None) -> dict[str, Path]:
+    """Copy the kit's source assignments (default: all) into ``COURSE/source/<name>/`` and write the course's
+    nbgrader config, as ``nbgrader quickstart`` does; a source folder the course already has is kept (it is the
+    instructor's). Returns ``{name: source folder}``."""
+    course = as_course(course, db_url, course_id, exchange)
+    folders = _seed(course, list(assignments) if assignments else available_assignments())
+    course.write_config()
+    return folders
+
+
+def _generate(names: list[str], course: Course) -> None:
+    from nbgrader.apps import NbGraderAPI
+
+    with tools_on_path():
+        api = NbGraderAPI(config=course.traitlets_config())
         for name in names:
             result = api.generate_assignment(name, force=True, create=True)
             if not result.get("success"):
                 raise BuildError(_FAILED_MESSAGE.format(name=name, error=result.get("error"), log=result.get("log")))
 
 
-def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str = COURSE_ID,
+def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str | None = None,
                  exchange: Path | None = None, db_url: str | None = None) -> dict[str, Path]:
-    """Build ``DIR/source/<name>/`` and ``DIR/release/<name>/`` for ``assignments`` (default: every one with a
-    source notebook). Returns ``{name: release folder}``; BuildError names a missing or failing assignment.
+    """Build ``COURSE/release/<name>/`` from ``COURSE/source/<name>/`` for ``assignments`` (default: every
+    registered one whose source the course or the kit has; a missing course source is seeded from the kit's).
+    Returns ``{name: release folder}``; BuildError names a missing or failing assignment.
     ``exchange``: the nbgrader exchange folder to configure (created, world-writable as nbgrader needs);
-    ``db_url``: the gradebook's SQLAlchemy URL (default: sqlite ``DIR/gradebook.db``), as ``grade --db`` takes it."""
-    names = list(assignments) if assignments else available_assignments()
+    ``db_url``: the gradebook's SQLAlchemy URL (default: the one the course's config records, else sqlite
+    ``COURSE/gradebook.db``), recorded in ``COURSE/nbgrader_config.py`` for every later verb.
+    ``course`` may be a path or a :class:`~autograder.course.Course`."""
+    from autograder.suites import assignments as registered
+
+    course = as_course(course, db_url, course_id, exchange)
+    if assignments:
+        names = list(assignments)
+    else:
+        names = [a.name for a in registered()
+                 if (course.source_dir(a.name) / a.notebook).is_file() or (a.packaged_source() / a.notebook).is_file()]
+        if not names:
+            raise BuildError(_NONE_MESSAGE.format(course=course.source, kit=SOURCE_ROOT))
+    _seed(course, names)
+    course.write_config()
+    if course.exchange is not None:
+        course.exchange.mkdir(parents=True, exist_ok=True)
+        course.exchange.chmod(0o777)  # nbgrader's exchange: every student writes into its inbound folder
     for name in names:
-        if name not in ASSIGNMENTS:
-            raise BuildError(_UNKNOWN_MESSAGE.format(name=name, known=", ".join(ASSIGNMENTS)))
-        if not _notebook(name).is_file():
-            raise BuildError(_MISSING_MESSAGE.format(name=name, path=_notebook(name)))
-    if not names:
-        raise BuildError(f"no assignment has a source notebook under {SOURCE_ROOT}")
-    course = Path(course).resolve()
-    course.mkdir(parents=True, exist_ok=True)
-    if exchange is not None:
-        Path(exchange).mkdir(parents=True, exist_ok=True)
-        Path(exchange).chmod(0o777)  # nbgrader's exchange: every student writes into its inbound folder
-    write_nbgrader_config(course, course_id, exchange, db_url)
-    for name in names:
-        stage_assignment(name, course / "source" / name)
-        release = course / "release" / name
+        stage_assignment(name, course.source_dir(name), source=course.source_dir(name))
+        release = course.release_dir(name)
         if release.exists():  # nbgrader leaves files of an earlier build that the source no longer has
             shutil.rmtree(release)
-    _generate(names, course, course_id, db_url)
-    return {name: course / "release" / name for name in names}
+    _generate(names, course)
+    return {name: course.release_dir(name) for name in names}

@@ -18,20 +18,20 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import nbformat
 
 from autograder.factory import (HOSTILE_CODE, HOSTILE_KINDS, MISTAKE_CODE, TESTING_PATCH, filled_release,
                                 graded_functions, write_submission)
 from autograder.mistakes import MISTAKES
+from autograder.suites import assignment_names
 
 __all__ = ["Profile", "MISTAKE_CODE", "HOSTILE_CODE", "HOSTILE_KINDS", "STUDENT_NAMES", "DUE_DATES",
            "TIMESTAMP_FORMAT", "generate_class", "student_names", "write_due_dates"]
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
 DUE_DATES = {a: datetime(2026, 2, 2 + 7 * i, 23, 59, tzinfo=timezone.utc)
-             for i, a in enumerate(("convolution", "layers", "backprop", "cnn"))}
+             for i, a in enumerate(assignment_names())}
 LATE_SHARE = 0.125
 STUDENT_NAMES = ("amara", "bruno", "chen", "dalia", "emeka", "farah", "goran", "hana", "ivan", "jia", "kofi",
                  "lena", "mateo", "nadia", "omar", "priya", "quinn", "rosa", "sven", "tomas", "uma", "viktor",
@@ -127,20 +127,21 @@ def _profiles(assignment: str, functions: list[str], n: int, rng: random.Random,
 
 
 def _timestamp(assignment: str, rng: random.Random) -> tuple[str, bool]:
-    due = DUE_DATES.get(assignment, DUE_DATES["convolution"])
+    due = DUE_DATES.get(assignment, DUE_DATES[assignment_names()[0]])
     late = rng.random() < LATE_SHARE
     offset = timedelta(hours=rng.uniform(0.5, 48.0), seconds=rng.randrange(60), microseconds=rng.randrange(10 ** 6))
     return (due + offset if late else due - offset).strftime(TIMESTAMP_FORMAT), late
 
 
-def write_due_dates(course_dir, assignments, db_url: str | None = None, course_id: str = "convkit") -> None:
-    """Record :data:`DUE_DATES` of ``assignments`` in the course's nbgrader gradebook (lateness is nbgrader's)."""
-    from autograder.gradebook import _ensure_alembic_on_path, default_db_url
-
-    _ensure_alembic_on_path()
+def write_due_dates(course_dir, assignments, db_url: str | None = None, course_id: str | None = None) -> None:
+    """Record :data:`DUE_DATES` of ``assignments`` in the course's nbgrader gradebook (lateness is nbgrader's).
+    ``course_dir``: a path or a :class:`~autograder.course.Course`; ``db_url``/``course_id`` override its config's."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(db_url or default_db_url(Path(course_dir)), course_id=course_id) as gb:
+    from autograder.course import as_course, tools_on_path
+
+    course = as_course(course_dir, db_url, course_id)
+    with tools_on_path(), Gradebook(course.db_url, course_id=course.course_id) as gb:
         for a in assignments:
             gb.update_or_create_assignment(a, duedate=DUE_DATES[a].replace(tzinfo=None))
 
@@ -153,13 +154,16 @@ def generate_class(course_dir, assignments, n_students: int = 30, seed: int = 0,
     ``course_dir/source/<a>/<a>.ipynb``. ``hostile``: True for every trick of :data:`HOSTILE_KINDS`, False for none,
     or a collection of kinds. The same ``seed`` gives the same files. Returns ``{student: {assignment: Profile}}``.
     """
-    course = Path(course_dir)
+    from autograder.course import as_course
+
+    course = as_course(course_dir)
     names = student_names(n_students)
     profiles: dict[str, dict[str, Profile]] = {s: {} for s in names}
     for a in assignments:
-        released_path, source_path = course / "release" / a / f"{a}.ipynb", course / "source" / a / f"{a}.ipynb"
+        released_path, source_path = course.release_dir(a) / f"{a}.ipynb", course.source_dir(a) / f"{a}.ipynb"
         if not released_path.is_file() or not source_path.is_file():
-            raise FileNotFoundError(f"no release of {a!r} in {course}: run `autograder build --course {course} {a}`")
+            raise FileNotFoundError(f"no release of {a!r} in {course.root}: run `autograder build --course "
+                                    f"{course.root} {a}`")
         released = nbformat.read(str(released_path), as_version=4)
         source = nbformat.read(str(source_path), as_version=4)
         rng = random.Random(f"{seed}-{a}")
@@ -170,6 +174,6 @@ def generate_class(course_dir, assignments, n_students: int = 30, seed: int = 0,
                               diagnosed=spec.get("mistake") in MISTAKES, **spec)
             write_submission(course, student, _notebook(released, source, profile), a, timestamp=stamp)
             profiles[student][a] = profile
-    if record_due_dates and (course / "gradebook.db").is_file():
+    if record_due_dates and course.gradebook_url() is not None:
         write_due_dates(course, assignments)
     return profiles

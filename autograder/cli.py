@@ -1,6 +1,7 @@
 """The instructor's command line, ``autograder <verb>``: each verb is a thin wrapper over a library function.
 
-Verbs: ``build`` (:func:`autograder.build.build_course`), ``grade`` (:func:`autograder.grade.grade_batch`),
+Verbs: ``init`` (:func:`autograder.build.init_course`), ``build`` (:func:`autograder.build.build_course`),
+``grade`` (:func:`autograder.grade.grade_batch`),
 ``feedback`` (:func:`autograder.feedback.write_feedback`), ``report`` (:func:`autograder.report.write_report`) and
 ``export gradescope`` (:func:`autograder.export.export_gradescope`).
 """
@@ -18,13 +19,33 @@ def main():
     """convkit's grader: build releases, grade submissions, hand back feedback, report on the class."""
 
 
+_DB_HELP = "gradebook SQLAlchemy URL (default: the one COURSE/nbgrader_config.py records, else COURSE/gradebook.db)"
+_EXCHANGE_HELP = "nbgrader exchange folder for release_assignment/collect (default: nbgrader's /srv/nbgrader/exchange)"
+
+
+@main.command()
+@click.argument("course", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("assignments", nargs=-1)
+@click.option("--exchange", type=click.Path(file_okay=False, path_type=Path), default=None, help=_EXCHANGE_HELP)
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
+def init(course, assignments, exchange, db_url):
+    """Start COURSE: the kit's source ASSIGNMENTS (default: all) in COURSE/source/ and its nbgrader_config.py."""
+    from autograder.build import BuildError, init_course
+
+    try:
+        folders = init_course(course, assignments or None, exchange=exchange, db_url=db_url)
+    except (BuildError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, folder in folders.items():
+        click.echo(f"{name}: {folder}")
+
+
 @main.command()
 @click.argument("assignments", nargs=-1)
 @click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
               show_default=True, help="course directory (nbgrader's layout)")
-@click.option("--exchange", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="nbgrader exchange folder for release_assignment/collect (default: nbgrader's /srv/nbgrader/exchange)")
-@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+@click.option("--exchange", type=click.Path(file_okay=False, path_type=Path), default=None, help=_EXCHANGE_HELP)
+@click.option("--db", "db_url", default=None, help=_DB_HELP + "; recorded in COURSE/nbgrader_config.py")
 def build(assignments, course, exchange, db_url):
     """Release ASSIGNMENTS (default: every assignment with a source notebook) into COURSE/release/."""
     from autograder.build import BuildError, build_course
@@ -44,13 +65,15 @@ def build(assignments, course, exchange, db_url):
               show_default=True, help="course directory (nbgrader's layout)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel graders (default: core count)")
 @click.option("--force", is_flag=True, help="regrade submissions whose results are current")
-@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
 @click.option("--wait", is_flag=True, help="if another grader holds the course, wait for it instead of stopping")
 def grade(assignment, paths, course, workers, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
+    from autograder.course import Course
     from autograder.grade import CourseLocked, grade_batch
     from autograder.submissions import SubmissionError
 
+    course = Course.open(course, db_url=db_url)
     try:
         summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url,
                               wait=wait)
@@ -71,7 +94,7 @@ def grade(assignment, paths, course, workers, force, db_url, wait):
     click.echo(f"  sandbox layers: {', '.join(sorted(summary.layers)) or 'none (nothing graded)'}")
     for layer, why in sorted(summary.missing_layers.items()):
         click.echo(f"  missing layer {layer}: {why}")
-    click.echo(f"  results: {course / 'results' / assignment}")
+    click.echo(f"  results: {course.results_dir(assignment)}")
 
 
 @main.group()
@@ -101,19 +124,21 @@ def export_gradescope_cmd(assignment, out):
 @click.option("--no-pictures", is_flag=True, help="skip the heatmaps (they re-run failed public cases in the sandbox)")
 def feedback(assignment, course, no_pictures):
     """Write COURSE/feedback/<student>/ASSIGNMENT/ASSIGNMENT.html per graded student (release_feedback layout)."""
+    from autograder.course import Course
     from autograder.feedback import write_feedback
 
+    course = Course.open(course)
     try:
         pages = write_feedback(assignment, course, pictures=not no_pictures)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(pages.line(assignment, course / "feedback"))
+    click.echo(pages.line(assignment, course.feedback))
 
 
 @main.command()
 @click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
               show_default=True, help="course directory (nbgrader's layout)")
-@click.option("--db", "db_url", default=None, help="gradebook SQLAlchemy URL (default: sqlite COURSE/gradebook.db)")
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
 def report(course, db_url):
     """Write the class report: COURSE/reports/index.html, one page per assignment, grades.csv and cases.csv."""
     from autograder.report import write_report

@@ -16,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 
 DEFAULT_DIR = Path("demo-course")
-ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
 
 
 def _step(title: str) -> float:
@@ -32,12 +31,14 @@ def run_demo(course: Path, n_students: int = 30, workers: int | None = None, pic
     """Run every step into ``course`` (removed first); returns the paths to open and the timings."""
     from autograder.build import build_course
     from autograder.classgen import generate_class
+    from autograder.course import Course
     from autograder.feedback import write_feedback
     from autograder.grade import grade_batch
     from autograder.report import write_report
     from autograder.showcase import kernel_gallery, worked_examples_text
+    from autograder.suites import assignment_names
 
-    began = time.perf_counter()
+    began, names = time.perf_counter(), assignment_names()
     if course.exists():
         shutil.rmtree(course)
     course.mkdir(parents=True)
@@ -49,20 +50,21 @@ def run_demo(course: Path, n_students: int = 30, workers: int | None = None, pic
     _done(t, "showcase")
 
     t = _step("2. autograder build: the four releases")
-    releases = build_course(course, list(ASSIGNMENTS))
+    releases = build_course(course, list(names))
+    layout = Course.open(course)
     for name, folder in releases.items():
         print(f"   {name}: {folder}")
     _done(t, "built")
 
     t = _step(f"3. A class of {n_students} students")
-    profiles = generate_class(course, list(ASSIGNMENTS), n_students=n_students)
+    profiles = generate_class(course, list(names), n_students=n_students)
     kinds = Counter(p.kind for by_a in profiles.values() for p in by_a.values())
     print("   submissions: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     _done(t, "generated")
 
     t = _step("4. autograder grade: every assignment, sandboxed, in parallel")
     summaries = {}
-    for name in ASSIGNMENTS:
+    for name in names:
         summaries[name] = grade_batch(name, [], course, workers=workers)
         print("   " + summaries[name].line(), flush=True)
     layers = sorted(set().union(*(s.layers for s in summaries.values())))
@@ -71,23 +73,24 @@ def run_demo(course: Path, n_students: int = 30, workers: int | None = None, pic
 
     t = _step("5. Feedback for every student, and the class report")
     pages = []
-    for name in ASSIGNMENTS:
+    for name in names:
         pages += write_feedback(name, course, pictures=pictures)
-    print(f"   {len(pages)} feedback pages under {course / 'feedback'}")
+    print(f"   {len(pages)} feedback pages under {layout.feedback}")
     report = write_report(course)["index.html"]
     _done(t, "written")
 
     from autograder.feedback import feedback_path
 
     # Show a page worth reading: a student who made one of the known mistakes in the first assignment.
-    mistaken = next((s for s, by_a in profiles.items() if by_a["convolution"].kind == "mistake"), None)
-    example = feedback_path(course, "convolution", mistaken) if mistaken else (pages[0] if pages else None)
+    first = names[0]
+    mistaken = next((s for s, by_a in profiles.items() if by_a[first].kind == "mistake"), None)
+    example = feedback_path(course, first, mistaken) if mistaken else (pages[0] if pages else None)
     print(f"\ndemo finished in {time.perf_counter() - began:.0f} s. Open:")
     print(f"   the class report:        {Path(report).resolve()}")
     print(f"   a student's feedback:    {Path(example).resolve() if example else '-'}")
-    print(f"   grades for the LMS:      {(course / 'reports' / 'grades.csv').resolve()}")
+    print(f"   grades for the LMS:      {layout.reports / 'grades.csv'}")
     print(f"   the kernels gallery:     {gallery.resolve()}")
-    print(f"   the gradebook (nbgrader): {(course / 'gradebook.db').resolve()}  "
+    print(f"   the gradebook (nbgrader): {layout.db_url.removeprefix('sqlite:///')}  "
           f"(cd {course} && nbgrader export)")
     return {"report": report, "feedback": pages, "gallery": gallery, "summaries": summaries,
             "seconds": time.perf_counter() - began}

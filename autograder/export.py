@@ -2,11 +2,13 @@
 
 The zip holds ``setup.sh`` (installs Python, bubblewrap and the kit's grader side: no torch, no nbgrader),
 ``run_autograder`` (grades ``/autograder/submission/*.ipynb`` and writes ``/autograder/results/results.json``)
-and ``source/``: the kit itself (the reference, the suites, the sandbox). Gradescope's results.json schema is the
-one the kit's own result files use, so the same dict is written.
+and ``source/``: the grader's packages as this installation has them (``reference`` and ``autograder``: the suites,
+the sandbox; not the source notebooks) with a ``pyproject.toml`` that installs them. Gradescope's results.json
+schema is the one the kit's own result files use, so the same dict is written.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import zipfile
@@ -15,9 +17,25 @@ from pathlib import Path
 __all__ = ["export_gradescope", "run_gradescope", "NO_NOTEBOOK"]
 
 NO_NOTEBOOK = "no .ipynb notebook was found in the submission: upload {assignment}.ipynb"
-_ROOT = Path(__file__).resolve().parents[1]
-_SOURCE_DIRS = ("reference", "autograder")
-_SOURCE_FILES = ("pyproject.toml", "README.md", "constraints.txt")
+_PACKAGES = ("reference", "autograder")
+_NOT_ZIPPED = {"__pycache__", "sources"}  # bytecode; the source notebooks (with solutions), which grading never needs
+# What `pip install -e /autograder/source` needs of a project: the packages, their data (pages' templates, the
+# student files the self-check uses). The dependencies are setup.sh's, installed before.
+_PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "convkit-grader"
+version = "0"
+requires-python = ">=3.11"
+
+[tool.setuptools.packages.find]
+include = ["reference*", "autograder*"]
+
+[tool.setuptools.package-data]
+autograder = ["templates/*", "student/*"]
+"""
 
 _SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image (Ubuntu).
@@ -44,10 +62,9 @@ exec "$python" -m autograder.export {assignment} "$root/submission" "$root/resul
 
 def export_gradescope(assignment: str, dest: Path) -> Path:
     """Write the Gradescope autograder zip for ``assignment`` to ``dest`` (a .zip path or a folder)."""
-    from autograder.suites import ASSIGNMENTS
+    from autograder.suites import assignment as registered
 
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
+    registered(assignment)  # ValueError naming the registered ones for any other name
     dest = Path(dest)
     if dest.suffix != ".zip":
         dest = dest / f"gradescope-{assignment}.zip"
@@ -57,13 +74,13 @@ def export_gradescope(assignment: str, dest: Path) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16
             zf.writestr(info, text)
-        for folder in _SOURCE_DIRS:
-            for path in sorted((_ROOT / folder).rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    zf.write(path, f"source/{path.relative_to(_ROOT).as_posix()}")
-        for name in _SOURCE_FILES:
-            if (_ROOT / name).is_file():
-                zf.write(_ROOT / name, f"source/{name}")
+        for package in _PACKAGES:  # from wherever this installation imports them (a wheel's site-packages, a checkout)
+            folder = Path(importlib.import_module(package).__file__).resolve().parent
+            for path in sorted(folder.rglob("*")):
+                parts = path.relative_to(folder).parts
+                if path.is_file() and not _NOT_ZIPPED.intersection(parts):
+                    zf.write(path, f"source/{package}/{Path(*parts).as_posix()}")
+        zf.writestr("source/pyproject.toml", _PYPROJECT)
     return dest
 
 

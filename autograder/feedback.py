@@ -28,6 +28,7 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
+from autograder.course import as_course
 from autograder.mistakes import MISTAKES
 from autograder.results import Result, load_result, student_of
 from autograder.safe_text import hide_paths, safe_line, safe_text
@@ -87,9 +88,9 @@ class FeedbackPages(list):
         return head + "; " + DEGRADED_LINE.format(count=len(self.degraded), students=", ".join(sorted(self.degraded)))
 
 
-def feedback_path(course: Path, assignment: str, student: str) -> Path:
+def feedback_path(course, assignment: str, student: str) -> Path:
     """Where nbgrader's ``release_feedback`` looks for the page: feedback/<student>/<assignment>/<notebook>.html."""
-    return Path(course) / "feedback" / student / assignment / f"{assignment}.html"
+    return as_course(course).feedback_dir(student, assignment) / f"{assignment}.html"
 
 
 def _roots(course: Path) -> tuple[Path, ...]:
@@ -127,7 +128,7 @@ def _rows(result: Result) -> list[dict]:
 
 def _submitted_notebook(course: Path, assignment: str, student: str, name: str | None) -> Path | None:
     """The graded notebook in nbgrader's submitted/ folder; never through a link (it could point anywhere)."""
-    folder = Path(course) / "submitted" / student / assignment
+    folder = as_course(course).submission_dir(student, assignment)
     if not folder.is_dir() or any(p.is_symlink() for p in (folder.parent, folder)):
         return None
 
@@ -139,12 +140,6 @@ def _submitted_notebook(course: Path, assignment: str, student: str, name: str |
             return folder / candidate
     found = [p for p in sorted(folder.glob("*.ipynb")) if regular(p)]
     return found[0] if len(found) == 1 else None
-
-
-def _limits(assignment: str):
-    from autograder import grading
-
-    return grading.CNN_LIMITS if assignment == "cnn" else grading.DEFAULT_LIMITS
 
 
 def _structure(value) -> str:
@@ -201,6 +196,7 @@ def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
     from autograder import grading
     from autograder.sandbox import Sandbox, SandboxError
     from autograder.student import convkit_check as cc
+    from autograder.suites import assignment as registered
     from autograder.suites import cases_for
 
     cases = [c for c in cases_for(assignment, "visible") if (c.function, c.case_id) in wanted and c.kind == "array"]
@@ -209,7 +205,7 @@ def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
     if not cases:
         return pictures, notes, None
     try:
-        with Sandbox(cc.notebook_source(notebook), limits=_limits(assignment),
+        with Sandbox(cc.notebook_source(notebook), limits=registered(assignment).limits,
                      trusted_preamble=grading._worker_preamble()) as sandbox:
             if not sandbox.load_report.get("ok"):
                 reason = _say(sandbox.load_report.get("error"), _roots(course) if course is not None else ())
@@ -280,7 +276,7 @@ def render_feedback(result: Result, course: Path, *, student: str | None = None,
     as an HTML string. ``student``: the student's folder name under submitted/ (default: the result's).
     ``code=False`` leaves out the code and the pictures (the fallback when drawing them failed); ``note`` heads
     the page."""
-    course = Path(course)
+    course = as_course(course)
     assignment = result.assignment
     student = student if student is not None else result.student
     rows = _rows(result)
@@ -327,9 +323,9 @@ def _exchange_files(course: Path, assignment: str, student: str, folder: Path, t
     grading timestamp (or now) and a fresh secret, so releasing the others still works (that student gets the page
     through the LMS, not the exchange)."""
     for name in _EXCHANGE_FILES:
-        src = course / "submitted" / student / assignment / name
+        src = course.submission_dir(student, assignment) / name
         try:  # no link followed anywhere below submitted/, a regular file only, capped before the read
-            text = read_submission_bytes(src, _EXCHANGE_FILE_CAP, root=course / "submitted").decode("utf-8")
+            text = read_submission_bytes(src, _EXCHANGE_FILE_CAP, root=course.submitted).decode("utf-8")
         except (OSError, ValueError, SubmissionRefused):
             text = (timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
                     if name == "timestamp.txt" else secrets.token_hex(16))
@@ -369,8 +365,8 @@ def write_feedback(assignment: str, course: Path, *, students: list[str] | None 
     """Write the feedback page of every graded student of ``assignment`` (or only ``students``), each with the
     exchange files beside it; returns the pages (:class:`FeedbackPages`: ``degraded`` names the students whose page
     could not be drawn fully, and why). One student's page never stops the others'."""
-    course = Path(course)
-    folder = course / "results" / assignment
+    course = as_course(course)
+    folder = course.results_dir(assignment)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     owners = {f: student_of(f) for f in files}
     if students is not None:

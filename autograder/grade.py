@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.gradebook import default_db_url, record
+from autograder.course import as_course
+from autograder.gradebook import record
 from autograder.results import Result, is_current, result_path, write_result
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
 
@@ -46,7 +47,7 @@ def course_lock(course: Path, what: str, wait: bool = False):
     One grader at a time per course: two at once would both grade everything and race on nbgrader's gradebook rows
     (``UNIQUE constraint failed``). The lock file names its holder, so the second one can say who it waits for. The
     kernel drops an flock when its holder dies (even by SIGKILL), so a crashed grader never leaves a stale lock."""
-    path = Path(course) / "results" / _LOCK_NAME
+    path = as_course(course).results / _LOCK_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
@@ -99,9 +100,9 @@ def _cases(assignment: str):
 def other_functions(assignment: str) -> dict[str, set[str]]:
     """The other assignments' graded functions, to recognise a notebook submitted for the wrong assignment
     (computed only when a notebook has none of this assignment's cells: the cnn's cases take a second)."""
-    from autograder.suites import ASSIGNMENTS, cases_for
+    from autograder.suites import assignments, cases_for
 
-    return {a: {c.function for c in cases_for(a)} for a in ASSIGNMENTS if a != assignment}
+    return {a.name: {c.function for c in cases_for(a.name)} for a in assignments() if a.name != assignment}
 
 
 def _grade_one(assignment: str, submission: Submission, limits=None) -> Result:
@@ -119,26 +120,26 @@ def _init_pool_process(assignment: str, leader: int) -> None:
     _cases(assignment)
 
 
-def grade_batch(assignment: str, paths: list[Path], course: Path, *, workers: int | None = None,
-                force: bool = False, db_url: str | None = None, course_id: str = "convkit",
+def grade_batch(assignment: str, paths: list[Path], course, *, workers: int | None = None,
+                force: bool = False, db_url: str | None = None, course_id: str | None = None,
                 progress: bool = True, limits=None, wait: bool = False) -> BatchSummary:
     """Grade every submission of ``assignment`` found under ``paths`` (default: nbgrader's ``submitted/``).
 
-    ``limits`` (an ``autograder.sandbox.Limits``) overrides the per-assignment sandbox limits of grading.py.
+    ``course``: a path or a :class:`~autograder.course.Course`; ``db_url`` and ``course_id`` override what its
+    ``nbgrader_config.py`` records. ``limits`` (an ``autograder.sandbox.Limits``) overrides the assignment's.
     Raises :class:`CourseLocked` when another grader holds the course (``wait``: queue behind it instead)."""
-    from autograder.suites import ASSIGNMENTS
+    from autograder.suites import assignment as registered
 
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
-    with course_lock(Path(course), assignment, wait=wait):
-        return _grade_locked(assignment, paths, Path(course), workers=workers, force=force, db_url=db_url,
-                             course_id=course_id, progress=progress, limits=limits)
+    registered(assignment)  # ValueError naming the registered ones for any other name
+    course = as_course(course, db_url, course_id)
+    with course_lock(course, assignment, wait=wait):
+        return _grade_locked(assignment, paths, course, workers=workers, force=force, progress=progress,
+                             limits=limits)
 
 
-def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_id, progress, limits) -> BatchSummary:
-    db_url = db_url or default_db_url(course)
+def _grade_locked(assignment, paths, course, *, workers, force, progress, limits) -> BatchSummary:
     summary = BatchSummary(assignment)
-    submissions = discover(assignment, list(paths), course, course / "results" / ".unzipped", summary.notes)
+    submissions = discover(assignment, list(paths), course, course.results / ".unzipped", summary.notes)
     todo = []
     for sub in submissions:
         if not force and is_current(result_path(course, assignment, sub.student), sub.sha256()):
@@ -165,7 +166,7 @@ def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_i
                 except Exception as exc:  # a grader bug or a dead pool process: recorded, the batch goes on
                     summary.errors[sub.student] = f"{type(exc).__name__}: {exc}"
                 else:
-                    _store(course, assignment, sub, result, summary, db_url, course_id)
+                    _store(course, assignment, sub, result, summary)
                 bar.update(1)
                 bar.set_postfix_str(sub.student, refresh=False)
     except KeyboardInterrupt:
@@ -179,7 +180,7 @@ def _grade_locked(assignment, paths, course, *, workers, force, db_url, course_i
     return summary
 
 
-def _store(course, assignment, sub, result: Result, summary, db_url, course_id) -> None:
+def _store(course, assignment, sub, result: Result, summary) -> None:
     summary.graded.append(sub.student)
     summary.scores[sub.student] = result.score
     summary.max_score = result.max_score
@@ -201,7 +202,7 @@ def _store(course, assignment, sub, result: Result, summary, db_url, course_id) 
                              timestamp_refused=TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID))
     try:
         # Every assignment has one notebook, named after it (assignments/source/<name>/<name>.ipynb).
-        record(db_url, course_id, assignment, sub.student, assignment, result.cell_scores, timestamp)
+        record(course.db_url, course.course_id, assignment, sub.student, assignment, result.cell_scores, timestamp)
         result = replace(result, recorded=True)
     except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
         summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"

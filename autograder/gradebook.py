@@ -9,37 +9,24 @@ code never runs in it.
 """
 from __future__ import annotations
 
-import os
-import sys
 import warnings
-from pathlib import Path
 
-__all__ = ["default_db_url", "record", "GradebookError"]
+__all__ = ["record", "GradebookError"]
 
 
 class GradebookError(RuntimeError):
     """The gradebook lacks the assignment (run ``autograder build`` first) or cannot be written."""
 
 
-def default_db_url(course: Path) -> str:
-    return f"sqlite:///{(course / 'gradebook.db').resolve()}"
-
-
-def _ensure_alembic_on_path() -> None:
-    # nbgrader shells out to `alembic` when it creates a database (FINDINGS.md): make the venv's bin findable.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-
 def record(db_url: str, course_id: str, assignment: str, student: str, notebook: str,
            cell_scores: dict[str, float], timestamp: str | None = None) -> None:
     """Write ``cell_scores`` (``{grade_cell_name: points}``) as auto scores of ``student``'s submission."""
-    _ensure_alembic_on_path()
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
-    with warnings.catch_warnings(), Gradebook(db_url, course_id=course_id) as gb:
+    from autograder.course import tools_on_path
+
+    with tools_on_path(), warnings.catch_warnings(), Gradebook(db_url, course_id=course_id) as gb:
         # nbgrader 0.9.6's add_submission trips SQLAlchemy 2's autoflush warnings on every new submission.
         warnings.simplefilter("ignore", SAWarning)
         try:

@@ -21,6 +21,7 @@ import nbformat
 from nbformat.reader import NotJSONError
 
 from autograder import integrity
+from autograder.assignment import DEFAULT_LIMITS  # noqa: F401  (re-exported: the limits of most assignments)
 from autograder.results import (RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result, SandboxLoad,
                                 diagnoses_of, grader_fingerprint)
 from autograder.safe_text import safe_text
@@ -30,6 +31,7 @@ from autograder.student import convkit_check as cc
 from autograder.student.convkit_check import calls
 from autograder.safe_read import NOT_A_NOTEBOOK, NOT_JSON, NOT_UTF8, SubmissionRefused, refusal_sha256
 from autograder.submissions import Submission
+from autograder.suites import assignment as registered
 from autograder.suites import twins_for
 
 __all__ = ["grade_submission", "cell_name", "LOAD_FAILED", "WRONG_ASSIGNMENT", "HIDDEN_OUTPUT"]
@@ -40,12 +42,6 @@ NOT_A_SUBMISSION = "this notebook has none of the {assignment!r} assignment's ce
 HIDDEN_OUTPUT = cc.HIDDEN_OUTPUT
 CRASH_MESSAGE = "the notebook's code crashed the worker process: {reason}"
 
-# Time limits per call: generous for a correct vectorised function (milliseconds), short enough that an endless
-# loop costs a few seconds. The cnn assignment trains, which takes seconds with correct code.
-# Budget (all calls of one submission together, Limits.budget_s): 120 s by default; the cnn's two trainings may
-# each take most of a minute with slow but correct code.
-DEFAULT_LIMITS = Limits(call_timeout_s=10.0)
-CNN_LIMITS = Limits(call_timeout_s=90.0, cpu_s=600, budget_s=300.0)
 
 
 def cell_name(function: str) -> str:
@@ -215,7 +211,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
     from autograder.suite import run_suite
 
     started = time.perf_counter()
-    limits = limits or (CNN_LIMITS if assignment == "cnn" else DEFAULT_LIMITS)
+    limits = limits or registered(assignment).limits
     functions = {c.function for c in cases}
     try:
         sha, nb = _load_notebook(submission)

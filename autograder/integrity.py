@@ -87,10 +87,11 @@ def _normalised(text: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def _source_solutions(assignment: str) -> dict[str, tuple[str, ...]]:
     """``{grade_id: normalised source}`` of the source notebook's solution cells (empty without a source)."""
-    from autograder.build import SOURCE_ROOT
     from autograder.notebooks import read_notebook
+    from autograder.suites import assignment as registered
 
-    path = SOURCE_ROOT / assignment / f"{assignment}.ipynb"
+    known = registered(assignment)
+    path = known.packaged_source() / known.notebook
     if not path.is_file():
         return {}
     nb = read_notebook(path)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.course import as_course
 from autograder.feedback import explanation
 from autograder.results import Result, load_result, student_of
 from autograder.safe_text import csv_cell, safe_line, safe_text
@@ -44,16 +45,17 @@ HARD_CASE_RATE, WEAK_DISCRIMINATION = 0.3, 0.1
 
 
 def _assignment_order(names) -> list[str]:
-    from autograder.suites import ASSIGNMENTS
+    from autograder.suites import assignments
 
-    return sorted(names, key=lambda a: (ASSIGNMENTS.index(a) if a in ASSIGNMENTS else len(ASSIGNMENTS), a))
+    order = [a.name for a in assignments()]
+    return sorted(names, key=lambda a: (order.index(a) if a in order else len(order), a))
 
 
-def load_results(course: Path, unreadable: list[dict] | None = None) -> dict[str, dict[str, Result]]:
+def load_results(course, unreadable: list[dict] | None = None) -> dict[str, dict[str, Result]]:
     """``{assignment: {student: result}}`` from ``DIR/results/*/*.json``, each read through the one codec
     (:func:`autograder.results.load_result`: typed fields, safe text). A file that cannot be read is skipped and,
     when ``unreadable`` is given, appended to it as ``{"file", "reason"}``."""
-    root = Path(course) / "results"
+    root = as_course(course).results
     found: dict[str, dict[str, Result]] = {}
     for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(folder.glob("*.json")):
@@ -116,27 +118,21 @@ def diagnosis_counts(results: dict[str, Result]) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["students"], -r["cases"], r["name"]))
 
 
-def _gradebook_db(course: Path, db_url: str | None) -> str | None:
-    if db_url:
-        return db_url
-    path = Path(course) / "gradebook.db"
-    return f"sqlite:///{path.resolve()}" if path.is_file() else None  # never create an empty one
-
-
-def late_submissions(course: Path, assignments: list[str], db_url: str | None = None,
-                     course_id: str = "convkit") -> tuple[dict[str, list[dict]], str | None]:
-    """Late submissions per assignment as nbgrader recorded them, and a note when the gradebook is unusable."""
-    url = _gradebook_db(course, db_url)
+def late_submissions(course, assignments: list[str], db_url: str | None = None,
+                     course_id: str | None = None) -> tuple[dict[str, list[dict]], str | None]:
+    """Late submissions per assignment as nbgrader recorded them, and a note when the gradebook is unusable.
+    ``course``: a path or a :class:`~autograder.course.Course`; ``db_url``/``course_id`` override its config's."""
+    course = as_course(course, db_url, course_id)
+    url = course.gradebook_url()  # never creates an empty one
     if url is None:
         return {}, "no gradebook (DIR/gradebook.db): lateness unknown"
-    from autograder.gradebook import _ensure_alembic_on_path
-
-    _ensure_alembic_on_path()
     from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.course import tools_on_path
 
     late: dict[str, list[dict]] = {}
     try:
-        with warnings.catch_warnings(), Gradebook(url, course_id=course_id) as gb:
+        with tools_on_path(), warnings.catch_warnings(), Gradebook(url, course_id=course.course_id) as gb:
             warnings.simplefilter("ignore")
             for name in assignments:
                 try:
@@ -253,7 +249,7 @@ def _assignment_page(env, assignment: str, results: dict[str, Result], late: lis
         missing=missing, pictures=pictures, note=DISCRIMINATION_NOTE, students=len(results))
 
 
-def write_report(course: Path, *, db_url: str | None = None, course_id: str = "convkit") -> dict[str, Path]:
+def write_report(course, *, db_url: str | None = None, course_id: str | None = None) -> dict[str, Path]:
     """Write ``DIR/reports/`` (index.html, <assignment>.html, grades.csv, cases.csv); returns them by name.
 
     Every page is written on its own: one that cannot be drawn says why (and the index names it), the others and
@@ -262,19 +258,19 @@ def write_report(course: Path, *, db_url: str | None = None, course_id: str = "c
 
     from autograder import plots
 
-    course = Path(course)
+    course = as_course(course, db_url, course_id)
     unreadable: list[dict] = []
     results = load_results(course, unreadable)
     if not results:
-        raise ValueError(NO_RESULTS.format(folder=course / "results"))
-    out = course / "reports"
+        raise ValueError(NO_RESULTS.format(folder=course.results))
+    out = course.reports
     out.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
     env.filters["r"] = lambda x: "" if x is None else f"{x:+.2f}"
-    late, late_note = late_submissions(course, list(results), db_url, course_id)
+    late, late_note = late_submissions(course, list(results))
     written = {"grades.csv": write_grades_csv(out / "grades.csv", results),
                "cases.csv": write_cases_csv(out / "cases.csv", results)}
     rows = []

@@ -13,6 +13,7 @@ needs to decide whether the result is still current: the submission's content ha
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -49,8 +50,11 @@ def result_name(student: str) -> str:
     return f"{prefix}.{hashlib.sha256(student.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
-def result_path(course: Path, assignment: str, student: str) -> Path:
-    return course / "results" / assignment / f"{result_name(student)}.json"
+def result_path(course, assignment: str, student: str) -> Path:
+    """``results/<assignment>/<name>.json`` of ``course`` (a path or a :class:`~autograder.course.Course`)."""
+    from autograder.course import as_course
+
+    return as_course(course).results_dir(assignment) / f"{result_name(student)}.json"
 
 
 def write_result(path: Path, result: Result | dict) -> None:
@@ -106,18 +110,34 @@ def student_of(path: Path, result: dict | None = None) -> str:
     return path.stem
 
 
+# What decides a score: the reference, the suites, the mistakes, the comparison code and the grading flow.
+_SCORING_MODULES = ("reference", "autograder.suites", "autograder.mistakes", "autograder.mistake_variants",
+                    "autograder.capstone", "autograder.outcomes", "autograder.student.convkit_check",
+                    "autograder.grading")
+
+
+def _scoring_files() -> list[tuple[str, Path]]:
+    """(name inside the installation, file) of every source file of :data:`_SCORING_MODULES`, wherever this
+    installation imports them from (a wheel's site-packages or a checkout): the same content hashes the same."""
+    files = []
+    for module in _SCORING_MODULES:
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin)
+        prefix = module.replace(".", "/")
+        if spec.submodule_search_locations:  # a package: every module in it
+            files += [(f"{prefix}/{f.relative_to(origin.parent).as_posix()}", f) for f in origin.parent.rglob("*.py")]
+        else:
+            files.append((f"{prefix}.py", origin))
+    return sorted(files)
+
+
 @lru_cache(maxsize=1)
 def grader_fingerprint() -> str:
     """A hash of every source file that decides a score: a change to any of them makes old results stale."""
-    root = Path(__file__).resolve().parents[1]
-    files = sorted([*(root / "reference").glob("*.py"), *(root / "autograder" / "suites").glob("*.py"),
-                    *(root / "autograder" / "student" / "convkit_check").glob("*.py"),
-                    root / "autograder" / "mistakes.py", root / "autograder" / "grading.py"])
     digest = hashlib.sha256()
-    for f in files:
-        if f.is_file():
-            digest.update(f.relative_to(root).as_posix().encode())
-            digest.update(f.read_bytes())
+    for name, f in _scoring_files():
+        digest.update(name.encode())
+        digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -157,8 +157,7 @@ def _read_timestamp(root: Path, path: Path) -> tuple[str | None, str | None]:
     return text, None
 
 
-def _nbgrader_submissions(course: Path, assignment: str, notes: list[str]) -> list[_Found]:
-    root = course / "submitted"
+def _nbgrader_submissions(root: Path, assignment: str, notes: list[str]) -> list[_Found]:
     if not root.is_dir():
         return []
     found = []
@@ -293,9 +292,10 @@ def _unique(found: list[_Found]) -> list[Submission]:
     return out
 
 
-def discover(assignment: str, paths: list[Path], course: Path, cache: Path,
+def discover(assignment: str, paths: list[Path], course, cache: Path,
              notes: list[str] | None = None) -> list[Submission]:
-    """Every submission of ``assignment`` under ``paths`` (or the course's ``submitted/`` folder when empty).
+    """Every submission of ``assignment`` under ``paths`` (or the ``submitted/`` folder of ``course``, a path or a
+    :class:`~autograder.course.Course`, when empty).
 
     A folder named in ``paths`` is trusted as it is; nothing below it is followed if it is a link. ``notes``
     (when given) receives a line for every notebook found that is not a submission, and why. Raises
@@ -304,7 +304,9 @@ def discover(assignment: str, paths: list[Path], course: Path, cache: Path,
     """
     notes = [] if notes is None else notes
     if not paths:
-        return _unique(_nbgrader_submissions(Path(course), assignment, notes))
+        from autograder.course import as_course
+
+        return _unique(_nbgrader_submissions(as_course(course).submitted, assignment, notes))
     found: list[_Found] = []
     for path in map(Path, paths):
         if not os.path.lexists(path):

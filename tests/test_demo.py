@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from autograder.demo import ASSIGNMENTS, run_demo
+from autograder.demo import run_demo
+from autograder.suites import ASSIGNMENTS
 
 
 @pytest.mark.slow

@@ -62,13 +62,15 @@ def test_readme_has_exactly_the_three_blocks_the_tests_run():
 
 @pytest.mark.slow
 def test_the_instructors_loop_and_the_students_start_run_as_written(tmp_path):
-    """Build, release through nbgrader's exchange, a student's self-check, collect, grade (folder and LMS zip),
+    """Init, build, release through nbgrader's exchange, a student's self-check, collect, grade (folder and LMS zip),
     feedback and its release, report, export: does each README line succeed and leave what it promises?"""
     student_block, instructor_block = _blocks()[1], _blocks()[2]
     work = tmp_path / "work"
     work.mkdir()
     lines = iter(instructor_block)
 
+    _run(next(lines), work)  # autograder init course
+    assert (work / "course" / "source" / "convolution" / "convolution.ipynb").is_file()
     _run(next(lines), work)  # autograder build --course course --exchange exchange
     assert (work / "course" / "release" / "convolution" / "convolution.ipynb").is_file()
     _run(next(lines), work)  # nbgrader release_assignment

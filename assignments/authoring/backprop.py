@@ -12,9 +12,10 @@ from pathlib import Path
 from assignments.authoring import nb
 from assignments.authoring._backprop_cells import teaching
 from assignments.authoring._backprop_solutions import solutions
+from autograder.suites import assignment
 
 NAME = "backprop"
-TITLE = "Backpropagation: the gradient of every layer"
+TITLE = assignment(NAME).title
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
 __all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]

@@ -14,28 +14,14 @@ from pathlib import Path
 from assignments.authoring import nb
 from assignments.authoring._cnn_cells import DATA_FILE, teaching
 from assignments.authoring._cnn_solutions import solutions
+from autograder.suites import assignment
+from autograder.suites.cnn import write_training_digits
 
 NAME = "cnn"
-TITLE = "A CNN that reads handwritten digits"
+TITLE = assignment(NAME).title
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
 __all__ = ["NAME", "TITLE", "PATH", "DATA_FILE", "teaching", "solutions", "write_training_digits"]
-
-
-def write_training_digits(dest) -> Path:
-    """Write ``dest/digits_train.npz`` (``x_train (N, 1, 8, 8)`` float in [0, 1], ``y_train (N,)`` int64): the
-    TRAINING part of ``reference.digits.load_digits_split()`` only; the held-out digits stay with the grader.
-
-    The release hook of ``autograder build`` (``RELEASE_EXTRAS["cnn"]``) and the notebook tests call it.
-    """
-    import numpy as np
-
-    from reference.digits import load_digits_split
-
-    x_train, y_train, _, _ = load_digits_split()
-    path = Path(dest) / DATA_FILE
-    np.savez_compressed(path, x_train=x_train, y_train=y_train)
-    return path
 
 
 if __name__ == "__main__":

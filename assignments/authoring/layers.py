@@ -11,9 +11,10 @@ from pathlib import Path
 from assignments.authoring import nb
 from assignments.authoring._layers_solutions import solutions
 from assignments.authoring.nb import demo_code, markdown
+from autograder.suites import assignment
 
 NAME = "layers"
-TITLE = "Layers: ReLU, pooling, flatten, dense, softmax"
+TITLE = assignment(NAME).title
 PATH = Path(__file__).resolve().parents[1] / "source" / NAME / f"{NAME}.ipynb"
 
 __all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]

@@ -128,7 +128,9 @@ def filled_release(released, source, body_for) -> nbformat.NotebookNode:
 def write_submission(course, student: str, content, assignment: str, timestamp: str | None = None) -> Path:
     """``content`` (a notebook or raw bytes) as nbgrader's ``submitted/<student>/<assignment>/<assignment>.ipynb``,
     with nbgrader's ``timestamp.txt`` beside it when ``timestamp`` is given; returns the notebook's path."""
-    path = Path(course) / "submitted" / student / assignment / f"{assignment}.ipynb"
+    from autograder.course import as_course
+
+    path = as_course(course).submission_dir(student, assignment) / f"{assignment}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(notebook_bytes(content))
     if timestamp is not None:

@@ -1,6 +1,8 @@
-"""The graded cases of every assignment, as data (invariant 3: one suite definition, two oracles).
+"""The assignments of the course and their graded cases, as data (invariant 3: one suite definition, two oracles).
 
-Each assignment module (``convolution``, ``layers``, ``backprop``, ``cnn``) lists its cases with :func:`case`;
+The registry: :data:`ASSIGNMENTS` names the assignments in course order, each the module
+``autograder/suites/<name>.py``, which declares its :class:`~autograder.assignment.Assignment` as ``ASSIGNMENT``
+(:func:`assignment`, :func:`assignments`). Each lists its cases with :func:`case`;
 :func:`cases_for` fills in the expected values from the LIVE reference and, for every known mistake of
 :mod:`autograder.mistakes`, the answer that mistake gives (``diagnoses``, kept only where it differs from the
 correct answer). :func:`freeze_public` writes the public ("visible") cases for a release, with the grader's NumPy
@@ -16,17 +18,37 @@ from dataclasses import replace
 
 import numpy as np
 
+from autograder.assignment import Assignment
 from autograder.mistakes import MISTAKES, mistaken_answers
 from autograder.student.convkit_check import (ATOL_FLOAT32, ATOL_FLOAT64, RTOL_FLOAT32, RTOL_FLOAT64, Case,
                                               compare, save_cases)
 
-__all__ = ["ASSIGNMENTS", "Case", "case", "cases_for", "twins_for", "TWIN_SCALES", "freeze_public",
+__all__ = ["ASSIGNMENTS", "UNKNOWN_ASSIGNMENT", "Assignment", "assignment", "assignments", "assignment_names",
+           "Case", "case", "cases_for", "twins_for", "TWIN_SCALES", "freeze_public",
            "points_by_function", "reference_function"]
 
-ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")
+ASSIGNMENTS = ("convolution", "layers", "backprop", "cnn")  # course order; each one is autograder/suites/<name>.py
+UNKNOWN_ASSIGNMENT = "unknown assignment {name!r}; expected one of {known}"
 TWIN_SCALES = (0.5, 2.0, 4.0)
 TWIN_SUFFIX = "~twin"
 VISIBILITIES = ("visible", "hidden")
+
+
+def assignment(name: str) -> Assignment:
+    """The registered assignment called ``name``; ValueError (:data:`UNKNOWN_ASSIGNMENT`) for any other name."""
+    if name not in ASSIGNMENTS:
+        raise ValueError(UNKNOWN_ASSIGNMENT.format(name=name, known=", ".join(ASSIGNMENTS)))
+    return importlib.import_module(f"autograder.suites.{name}").ASSIGNMENT
+
+
+def assignment_names() -> tuple[str, ...]:
+    """The registered assignments' names, in course order (without importing their modules)."""
+    return ASSIGNMENTS
+
+
+def assignments() -> list[Assignment]:
+    """Every registered assignment, in course order."""
+    return [assignment(name) for name in ASSIGNMENTS]
 
 
 _REFERENCE_MODULES = ("image", "conv", "layers", "pool", "softmax_ce", "gradcheck", "cnn")
@@ -115,14 +137,11 @@ def _complete(assignment: str, c: Case) -> Case:
 
 
 @functools.lru_cache(maxsize=None)
-def _all_cases(assignment: str) -> tuple[Case, ...]:
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
-    module = importlib.import_module(f"autograder.suites.{assignment}")
-    cases = tuple(_complete(assignment, c) for c in module.cases())
+def _all_cases(name: str) -> tuple[Case, ...]:
+    cases = tuple(_complete(name, c) for c in assignment(name).cases())
     ids = [(c.function, c.case_id) for c in cases]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicate case ids in {assignment}")
+        raise ValueError(f"duplicate case ids in {name}")
     return cases
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.student.convkit_check import CALLABLES
+from autograder.assignment import Assignment
 from autograder.suites import case
 from reference.slides import by_id
 
@@ -162,3 +163,6 @@ def _public_float32():
         case("softmax_cross_entropy_backward", "small-float32", _r(rng, 3, 4, dtype=f32), np.array([1, 0, 3]),
              points=0.5, public=True),
     ]
+
+
+ASSIGNMENT = Assignment("backprop", "Backpropagation: the gradient of every layer", cases)

@@ -9,14 +9,20 @@ on the hidden case it sees the digits through a secret transform); the student's
 ``predict`` directly. Points by accuracy (:data:`HELD_OUT_THRESHOLDS`): full from 0.95, 3/4 from 0.90, 1/2 from
 0.80, 1/4 from 0.50. The public case validates on the last 300 training digits (it trains on fewer, so its
 thresholds are 0.05 lower).
+
+A release carries the training digits (:func:`write_training_digits`), and a submission gets more time in the
+sandbox (:data:`LIMITS`): it trains twice.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from autograder import capstone  # installs the grader's accuracy scorer
+from autograder.assignment import Assignment
+from autograder.sandbox import Limits
 from autograder.suites import case
 from reference.cnn import init_cnn
 from reference.digits import load_digits_split
@@ -28,6 +34,20 @@ VALIDATION_THRESHOLDS = [[t - 0.05, f] for t, f in HELD_OUT_THRESHOLDS]
 VALIDATION_SIZE = 300
 GRAD_RTOL, GRAD_ATOL = 1e-6, 1e-9
 SMALL_FILTERS = (2, 3)
+# Training takes seconds with correct code; each of the two trainings may take most of a minute with slow but
+# correct code, hence a longer call timeout and budget than the other assignments'.
+LIMITS = Limits(call_timeout_s=90.0, cpu_s=600, budget_s=300.0)
+DATA_FILE = "digits_train.npz"
+
+
+def write_training_digits(dest) -> Path:
+    """Write ``dest/digits_train.npz`` (``x_train (N, 1, 8, 8)`` float in [0, 1], ``y_train (N,)`` int64): the
+    TRAINING part of ``reference.digits.load_digits_split()`` only; the held-out digits stay with the grader.
+    A release of the cnn carries it (``ASSIGNMENT.release_files``); the notebook reads it."""
+    x_train, y_train, _, _ = load_digits_split()
+    path = Path(dest) / DATA_FILE
+    np.savez_compressed(path, x_train=x_train, y_train=y_train)
+    return path
 
 
 def _grad_case(cid, seed, n, public, points):
@@ -58,3 +78,7 @@ def cases():
         _grad_case("batch-of-six", 13, 6, False, 3),
         *(replace(c, explanations=dict(capstone.EXPLANATIONS)) for c in accuracy),
     ]
+
+
+ASSIGNMENT = Assignment("cnn", "A CNN that reads handwritten digits", cases, limits=LIMITS,
+                        release_files=write_training_digits)

@@ -8,6 +8,7 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from autograder.assignment import Assignment
 from autograder.suites import case
 from reference.slides import EXAMPLES, by_id
 
@@ -156,3 +157,6 @@ def _public_float32():
         case("conv2d_forward", "small-float32", _r(rng, 2, 2, 5, 5, dtype=f32), _r(rng, 3, 2, 3, 3, dtype=f32),
              _r(rng, 3, dtype=f32), pad=1, points=0.5, public=True),
     ]
+
+
+ASSIGNMENT = Assignment("convolution", "Convolution: images, kernels, padding, stride", cases)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.assignment import Assignment
 from autograder.suites import case
 from reference.slides import EXAMPLES, by_id
 
@@ -119,3 +120,6 @@ def _public_float32():
              _r(rng, 4, dtype=f32), points=0.5, public=True),
         case("softmax", "small-float32", _r(rng, 2, 5, dtype=f32), points=0.5, public=True),
     ]
+
+
+ASSIGNMENT = Assignment("layers", "Layers: ReLU, pooling, flatten, dense, softmax", cases)

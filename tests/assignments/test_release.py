@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 _STUDENT_FILES = {p.relative_to(STUDENT_DIR).as_posix() for p in STUDENT_DIR.rglob("*") if p.is_file()
                   and p.name != "__init__.py" and "__pycache__" not in p.parts} | {"convkit_check/__init__.py"}
 _FROZEN = {"public_cases.json", "public_cases.npz"}
-# Data an assignment ships beside its notebook (written by autograder.build.RELEASE_EXTRAS).
+# Data an assignment ships beside its notebook (written by its Assignment.release_files).
 _EXTRA_FILES = {"cnn": {"digits_train.npz"}}
 
 

@@ -1,4 +1,5 @@
-"""Does --db put the gradebook wherever a SQLAlchemy URL says, for build, grade and nbgrader's own export?"""
+"""Does --db put the gradebook wherever a SQLAlchemy URL says: given once to build, recorded in the course's
+nbgrader_config.py, and found there by grade, report and nbgrader's own export?"""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,6 @@ import pytest
 from autograder.suites import points_by_function
 from tests.helpers import student_notebook
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
@@ -27,17 +27,18 @@ def _cli(*args, cwd):
 
 @pytest.mark.slow
 def test_build_grade_and_export_use_the_gradebook_at_the_url(tmp_path):
-    """With --db sqlite:///elsewhere/grades.db: is the course's default gradebook left uncreated, do the trusted
-    scores land at the URL, and does `nbgrader export` (configured by build) read them from there?"""
+    """With `build --db sqlite:///elsewhere/grades.db`: is the course's default gradebook left uncreated, do the
+    trusted scores of a `grade` without --db land at the URL, and do `report` and `nbgrader export` (configured by
+    build) read them from there?"""
     url = f"sqlite:///{tmp_path / 'elsewhere' / 'grades.db'}"
     (tmp_path / "elsewhere").mkdir()
     course = tmp_path / "course"
     _cli("build", "layers", "--course", str(course), "--db", url, cwd=tmp_path)
     solved = tmp_path / "in" / "ada_layers.ipynb"
     solved.parent.mkdir()
-    nbformat.write(student_notebook(ROOT / "assignments" / "source" / "layers" / "layers.ipynb"), str(solved))
+    nbformat.write(student_notebook(course / "source" / "layers" / "layers.ipynb"), str(solved))
     shutil.copy(course / "release" / "layers" / "layers.ipynb", tmp_path / "in" / "bo_layers.ipynb")
-    _cli("grade", "layers", str(tmp_path / "in"), "--course", str(course), "--db", url, cwd=tmp_path)
+    _cli("grade", "layers", str(tmp_path / "in"), "--course", str(course), cwd=tmp_path)
     assert not (course / "gradebook.db").exists()
 
     from nbgrader.api import Gradebook
@@ -50,3 +51,7 @@ def test_build_grade_and_export_use_the_gradebook_at_the_url(tmp_path):
                    timeout=120)
     total = float(sum(points_by_function("layers").values()))
     assert f"layers,,,ada,,,,{total}" in (course / "grades.csv").read_text()
+    _cli("report", "--course", str(course), cwd=tmp_path)
+    page = (course / "reports" / "layers.html").read_text()
+    assert "lateness unknown" not in page and "could not be read" not in page
+    assert not (course / "gradebook.db").exists()

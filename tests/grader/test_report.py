@@ -166,12 +166,11 @@ def test_late_submissions_come_from_nbgrader_gradebook(tmp_path):
     """Is a submission after the due date listed with how late it was, and an on-time one not?"""
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import _ensure_alembic_on_path
+    from autograder.course import tools_on_path
 
     for s in ("early", "late"):
         add_student(tmp_path, s, make_result(s, None))
-    _ensure_alembic_on_path()
-    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", course_id="convkit") as gb:
+    with tools_on_path(), Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", course_id="convkit") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-11-20 12:00:00 UTC")
         for s, stamp in (("early", "2026-11-20 11:00:00 UTC"), ("late", "2026-11-21 15:30:00 UTC")):
             gb.update_or_create_student(s)
