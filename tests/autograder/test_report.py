@@ -1,6 +1,6 @@
 """What does the class report say about a class, and are its CSV files ready for an LMS?
 
-Fast tests: result files built by hand (tests/grader/test_feedback.py's ``make_result``); the slow test builds a
+Fast tests: result files built by hand (tests/autograder/test_feedback.py's ``make_result``); the slow test builds a
 course, grades real submissions, and runs feedback and report on them.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from autograder import report as rp
 from autograder.mistakes import MISTAKES
-from tests.grader.test_feedback import (ASSIGNMENT, BUGS, add_student, assert_no_hidden_text, assert_valid_pngs,
+from tests.autograder.test_feedback import (ASSIGNMENT, BUGS, add_student, assert_no_hidden_text, assert_valid_pngs,
                                         make_result, page_text, submitted, write_notebook)
 
 CLOSE = 1e-12

@@ -2,8 +2,8 @@
 that grades them.
 
 The notebooks come from the package's factory (:mod:`autograder.factory`), bound to the ``layers`` course in
-:mod:`tests.grader.layers_course` (honest and mistaken work, expected scores, courses); the attacks are
-:mod:`tests.grader.hostile_catalogue`. This module re-exports both, so tests import from one place, and adds what
+:mod:`tests.support.layers_course` (honest and mistaken work, expected scores, courses); the attacks are
+:mod:`tests.support.hostile_catalogue`. This module re-exports both, so tests import from one place, and adds what
 only the batch needs: the observation of the machine around it (processes, gradebook, files) and :func:`layers_batch`.
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 import nbformat
 
 from autograder.results import read_result, result_path
-from tests.grader.hostile_catalogue import (DAEMON_DELAY_S, FORK_BOMB_TRIES, HOSTILE, MEMORY_BOMB_BLOCKS, Context,
+from tests.support.hostile_catalogue import (DAEMON_DELAY_S, FORK_BOMB_TRIES, HOSTILE, MEMORY_BOMB_BLOCKS, Context,
                                             Hostile)
-from tests.grader.layers_course import (ASSIGNMENT, BATCH_LIMITS, HONEST, MISTAKES, REPO, SOURCE_ROOT, TWIN_PREFIX,
+from tests.support.layers_course import (ASSIGNMENT, BATCH_LIMITS, HONEST, MISTAKES, REPO, SOURCE_ROOT, TWIN_PREFIX,
                                         WORKERS, HonestSubmission, MistakeSubmission, _cell, check_case_by_case,
                                         delete_cells, expected_score, fresh_course, guarded_body, honest_body,
                                         honest_notebook, insert_cell, lost_cases, mistake_expected,

@@ -25,7 +25,7 @@ from autograder.results import MAX_RESULT_NAME_BYTES, read_result, result_path
 from autograder.safe_read import (LINK_REFUSED, MAX_NOTEBOOK_BYTES, NOT_A_NOTEBOOK, NOT_JSON, NOT_REGULAR_FILE,
                                   NOT_UTF8, too_big)
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, make_student_id
-from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, fresh_course,
+from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, fresh_course,
                                               gradebook_scores, honest_notebook, write_submission)
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.grader.test_feedback import (ASSIGNMENT, BUGGY_FAILS, BUGS, add_student, assert_valid_pngs,
+from tests.autograder.test_feedback import (ASSIGNMENT, BUGGY_FAILS, BUGS, add_student, assert_valid_pngs,
                                         embedded_pngs, make_result, submitted, write_notebook)
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from autograder.build import build_course
 from autograder.mistakes import MISTAKES
 from autograder.results import read_result, result_path
 from autograder.suites import points_by_function
-from tests.grader.submissions_factory import BATCH_LIMITS, WORKERS, MistakeSubmission, check_case_by_case, \
+from tests.support.submissions_factory import BATCH_LIMITS, WORKERS, MistakeSubmission, check_case_by_case, \
     honest_body, honest_notebook, mistake_expected, replace_body, write_submission
 
 pytestmark = pytest.mark.slow

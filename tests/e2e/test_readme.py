@@ -3,7 +3,7 @@
 The student's and the instructor's blocks are run line by line, in order, in a temporary folder (``python``,
 ``autograder`` and ``nbgrader`` are this environment's). Between the instructor's ``release_assignment`` and
 ``collect`` a student fetches and submits through nbgrader's real exchange; that step is the student's, not the
-README's. ``make demo`` and ``make test`` are covered where they run: the demo by tests/test_demo.py through the
+README's. ``make demo`` and ``make test`` are covered where they run: the demo by tests/e2e/test_demo.py through the
 module the Makefile target calls, the tests by CI's ``.ci/run``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from autograder.suites import points_by_function
 from tests.helpers import student_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
 SOURCE = ROOT / "assignments" / "source" / "convolution" / "convolution.ipynb"

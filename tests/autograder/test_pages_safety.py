@@ -1,7 +1,7 @@
 """Does one student's hostile answer, notebook or result file cost only that student's page, and no page leak?
 
 Fast: result files in the grader's schema built by hand (test_feedback.py's ``make_result``) or written malformed
-on purpose, real notebooks, the real sandbox for the pictures. tests/grader/test_pages_hostile.py (slow) makes the
+on purpose, real notebooks, the real sandbox for the pictures. tests/e2e/test_pages_hostile.py (slow) makes the
 same attacks through the real grader. Students named ``a-*`` sort before the honest ``z-honest``: a run that stops
 at the first bad page leaves the honest student without one.
 """
@@ -20,7 +20,7 @@ from autograder.build import SOURCE_ROOT
 from autograder.results import Result
 from autograder.safe_text import NOT_A_RESULT, REPLACEMENT
 from autograder.suites import cases_for
-from tests.grader.test_feedback import (ASSIGNMENT, add_student, assert_no_hidden_text, assert_valid_pngs,
+from tests.autograder.test_feedback import (ASSIGNMENT, add_student, assert_no_hidden_text, assert_valid_pngs,
                                         embedded_pngs, make_result, page_text, submitted, write_notebook)
 
 # Result files as a crash, a bug or a hand edit could leave them: (file name, bytes).

@@ -3,7 +3,7 @@
 Real course (nbgrader build of layers and backprop), real notebooks graded by the real grader (``grade_batch``),
 then the real ``write_feedback`` and ``write_report``. The hostile students sort before an honest one, so a run
 that stops at the first bad page would leave the honest student without a page. Slow (a build and three graded
-batches); tests/grader/test_pages_safety.py makes the same attacks fast, on result files built by hand.
+batches); tests/autograder/test_pages_safety.py makes the same attacks fast, on result files built by hand.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from autograder import feedback as fb
 from autograder import report as rp
 from autograder.safe_text import REPLACEMENT
 from autograder.suites import cases_for
-from tests.grader.submissions_factory import BATCH_LIMITS, honest_body, honest_notebook, replace_body, write_submission
-from tests.grader.test_feedback import assert_no_hidden_text, assert_valid_pngs, page_text
+from tests.support.submissions_factory import BATCH_LIMITS, honest_body, honest_notebook, replace_body, write_submission
+from tests.autograder.test_feedback import assert_no_hidden_text, assert_valid_pngs, page_text
 
 # {"nbformat": "\ud800", "cells": []}: 35 bytes of valid JSON whose only string no UTF-8 page can hold
 TINY_NOTEBOOK = b'{"nbformat": "\\ud800", "cells": []}'

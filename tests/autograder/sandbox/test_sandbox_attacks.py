@@ -21,7 +21,7 @@ import pytest
 from autograder.sandbox import CallTimeout, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
 from autograder.sandbox.layers import bwrap_path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODES = ["bwrap", "plain"]
 MAX_PROCS = 16
 SECRET = "TOP-SECRET-EXPECTED-VALUE-31415"

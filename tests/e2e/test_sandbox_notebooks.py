@@ -13,7 +13,7 @@ from autograder.sandbox import Sandbox
 from autograder.student import convkit_check as cc
 from autograder.submissions import Submission
 from autograder.suites import cases_for
-from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, honest_notebook,
+from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, honest_notebook,
                                               insert_cell, pristine_course)
 
 pytestmark = pytest.mark.slow  # the nbgrader course is built once (~15 s); each test grades in seconds

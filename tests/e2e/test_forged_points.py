@@ -23,7 +23,7 @@ from autograder.integrity import MARKERS_MESSAGE, STRUCTURE_MESSAGE
 from autograder.results import read_result, result_path
 from autograder.student.convkit_check import UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE
 from autograder.suites import cases_for, points_by_function
-from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, SOURCE_ROOT, _cell, delete_cells,
+from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, SOURCE_ROOT, _cell, delete_cells,
                                               expected_score, fresh_course, honest_notebook, replace_body,
                                               write_submission)
 

@@ -22,7 +22,7 @@ from autograder.safe_text import MAX_RESULT_BYTES
 from autograder.student import convkit_check as cc
 from autograder.submissions import Submission
 from autograder.suites import cases_for, points_by_function
-from tests.grader.submissions_factory import BATCH_LIMITS
+from tests.support.submissions_factory import BATCH_LIMITS
 from tests.helpers import student_notebook
 
 ASSIGNMENT = "layers"

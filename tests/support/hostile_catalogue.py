@@ -15,7 +15,7 @@ from typing import Callable
 
 import nbformat
 
-from tests.grader.layers_course import (ASSIGNMENT, REPO, SOURCE_ROOT, _cell, delete_cells, guarded_body,
+from tests.support.layers_course import (ASSIGNMENT, REPO, SOURCE_ROOT, _cell, delete_cells, guarded_body,
                                         insert_cell, replace_body, with_stubs)
 
 __all__ = ["FORK_BOMB_TRIES", "DAEMON_DELAY_S", "MEMORY_BOMB_BLOCKS", "Context", "Hostile", "HOSTILE"]

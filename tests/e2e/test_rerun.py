@@ -15,7 +15,7 @@ import pytest
 
 from autograder.grade import grade_batch
 from autograder.results import read_result, result_path
-from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, HONEST, REPO, expected_score, fresh_course,
+from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, HONEST, REPO, expected_score, fresh_course,
                                               gradebook_scores, guarded_body, honest_notebook, replace_body,
                                               with_stubs, write_submission)
 

@@ -18,7 +18,7 @@ import pytest
 
 from autograder.results import result_path
 from autograder.sandbox.layers import cgroup_bases
-from tests.grader.submissions_factory import (ASSIGNMENT, HONEST, REPO, fresh_course, guarded_body, honest_notebook,
+from tests.support.submissions_factory import (ASSIGNMENT, HONEST, REPO, fresh_course, guarded_body, honest_notebook,
                                               replace_body, write_submission)
 
 pytestmark = pytest.mark.slow

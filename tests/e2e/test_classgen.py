@@ -22,7 +22,7 @@ from autograder.grade import grade_batch
 from autograder.sandbox import Limits
 from autograder.student.convkit_check import load_notebook
 from autograder.suites import cases_for, points_by_function
-from tests.grader.submissions_factory import lost_cases
+from tests.support.submissions_factory import lost_cases
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from autograder.sandbox import BUDGET_CUT, BUDGET_SPENT, Budget, CallTimeout, Limits, Sandbox
-from tests.grader.test_sandbox_attacks import limits_for, procs_with
+from tests.autograder.sandbox.test_sandbox_attacks import limits_for, procs_with
 
 MODES = ["bwrap", "plain"]
 HONEST_CPU_S = 0.2        # CPU seconds each honest call burns (measured on its own clock, not counted in loops)

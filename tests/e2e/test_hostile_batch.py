@@ -15,7 +15,7 @@ import pytest
 from autograder.grading import LOAD_FAILED, WRONG_ASSIGNMENT
 from autograder.results import result_path
 from autograder.suites import cases_for
-from tests.grader.submissions_factory import (ASSIGNMENT, HONEST, HOSTILE, MISTAKES, TWIN_PREFIX, expected_score,
+from tests.support.submissions_factory import (ASSIGNMENT, HONEST, HOSTILE, MISTAKES, TWIN_PREFIX, expected_score,
                                               gradebook_scores, layers_batch, sqlite_tables)
 
 pytestmark = pytest.mark.slow

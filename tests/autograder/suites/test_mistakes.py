@@ -363,6 +363,6 @@ def test_a_correct_answer_is_never_diagnosed():
 
     for c in _all_cases():
         if c.kind not in ("array", "exact", "raises"):
-            continue  # scorer cases have no reference answer (tests/grader/test_cases.py scores them)
+            continue  # scorer cases have no reference answer (tests/autograder/suites/test_cases.py scores them)
         r = run_case(c, lambda n, a, k: call_in_namespace({n: suites.reference_function(n)}, n, a, k))
         assert r.passed and r.diagnosis is None, r.message

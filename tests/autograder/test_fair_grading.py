@@ -20,7 +20,7 @@ from autograder.mistakes import MISTAKES as KNOWN
 from autograder.student import convkit_check as cc
 from autograder.submissions import Submission
 from autograder.suites import cases_for, freeze_public, points_by_function
-from tests.grader.submissions_factory import BATCH_LIMITS, expected_score, replace_body
+from tests.support.submissions_factory import BATCH_LIMITS, expected_score, replace_body
 from tests.helpers import student_notebook
 
 # Right values, float64 result for float32 input: the usual allocation of real student code.
@@ -186,7 +186,7 @@ def test_the_self_check_and_the_grader_give_the_same_verdicts_on_the_public_case
 
 @pytest.mark.slow  # a real pytest subprocess, ~4 s
 def test_pytest_in_a_release_folder_warns_when_the_numpy_major_differs_from_the_graders(tmp_path):
-    from tests.grader.test_selfcheck_release import CORRECT_RELU, _pytest, _release
+    from tests.e2e.test_selfcheck_release import CORRECT_RELU, _pytest, _release
 
     folder = _release(tmp_path, CORRECT_RELU)
     assert cc.numpy_version_warning(folder) is None  # frozen with this NumPy: no warning

@@ -26,7 +26,7 @@ import pytest
 from autograder.suites import ASSIGNMENTS, points_by_function
 from tests.helpers import student_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # What the wheel is built from: the project file and the folders pyproject.toml maps into the package.
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PROJECT_DIRS = ("autograder", "reference", "assignments/source")

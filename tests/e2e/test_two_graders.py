@@ -17,7 +17,7 @@ import pytest
 
 from autograder.grade import LOCKED_MESSAGE, grade_batch
 from autograder.results import read_result, result_path
-from tests.grader.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, HONEST, expected_score, fresh_course,
+from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, HONEST, expected_score, fresh_course,
                                               gradebook_scores, write_submission)
 
 pytestmark = pytest.mark.slow
