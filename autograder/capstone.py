@@ -105,33 +105,33 @@ def check_params(value) -> tuple[dict | None, list[str], str | None]:
     return params, [], None
 
 
-def score_accuracy(case: cc.Case, call) -> tuple[float, list[str], str | None]:
-    """The grader's scorer of an ``accuracy`` case: ``(points, messages, diagnosis)`` (see the module docstring)."""
+def score_accuracy(case: cc.Case, call) -> tuple[float, list[str], tuple[str, ...]]:
+    """The grader's scorer of an ``accuracy`` case: ``(points, messages, diagnoses)`` (see the module docstring)."""
     answer = call(case.function, cc._copy(case.args), cc._copy(case.kwargs))
     if answer is None:
-        return 0.0, [cc.NONE_MESSAGE.format(function=case.function)], None
+        return 0.0, [cc.NONE_MESSAGE.format(function=case.function)], ()
     params, problems, diagnosis = check_params(answer)
     if params is None:
-        return 0.0, problems, diagnosis
+        return 0.0, problems, (diagnosis,) if diagnosis else ()
     x, labels = np.asarray(case.data["x"]), np.asarray(case.data["y"])
     accuracy = float(np.mean(reference_predict(params, x) == labels))
     shown = secret_transform(x)[0] if case.options.get("secret_transform") else x
     student_params = answer[0] if isinstance(answer, (tuple, list)) else answer
     predicted = call(case.options.get("predict", "predict"), (student_params, shown.copy()), {})
     if predicted is None:
-        return 0.0, [cc.NONE_MESSAGE.format(function="predict")], None
+        return 0.0, [cc.NONE_MESSAGE.format(function="predict")], ()
     pred = np.asarray(predicted)
     if pred.shape != labels.shape:
-        return 0.0, [cc.SHAPE_MESSAGE.format(what="predict(params, x)", expected=labels.shape, got=pred.shape)], None
+        return 0.0, [cc.SHAPE_MESSAGE.format(what="predict(params, x)", expected=labels.shape, got=pred.shape)], ()
     agree = int(np.sum(pred == reference_predict(params, shown)))
     if agree < AGREEMENT * labels.size:
-        return 0.0, [DISAGREE_MESSAGE.format(agree=agree, n=labels.size, need=AGREEMENT)], DISAGREES
+        return 0.0, [DISAGREE_MESSAGE.format(agree=agree, n=labels.size, need=AGREEMENT)], (DISAGREES,)
     thresholds = case.options["thresholds"]
     fraction = max([f for threshold, f in thresholds if accuracy >= threshold], default=0.0)
     need = max(t for t, _ in thresholds)
     detail = [] if fraction == 1.0 else [cc.SCORE_MESSAGE.format(what="accuracy", detail=ACCURACY_DETAIL.format(
         accuracy=accuracy, n=labels.size, need=need))]
-    return case.points * fraction, detail, None
+    return case.points * fraction, detail, ()
 
 
 cc.SCORERS[KIND] = score_accuracy

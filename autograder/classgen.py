@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TypedDict
 
 import nbformat
 
@@ -65,6 +66,16 @@ class Profile:
         return f"complete{late}"
 
 
+class _Spec(TypedDict, total=False):
+    """The fields of a :class:`Profile` that :func:`_profiles` draws (the rest come with the notebook)."""
+
+    kind: str
+    function: str
+    mistake: str
+    hostile: str
+    stubs: tuple[str, ...]
+
+
 def student_names(n: int) -> list[str]:
     """``n`` distinct, deterministic ids: a first name and a number (``amara01``, ``bruno02``, ...)."""
     return [f"{STUDENT_NAMES[i % len(STUDENT_NAMES)]}{i + 1:02d}" for i in range(n)]
@@ -75,9 +86,9 @@ def _notebook(released: nbformat.NotebookNode, source: nbformat.NotebookNode, pr
     def body_for(fn: str, solution: str) -> str | None:
         if fn in profile.stubs:
             return None
-        if fn == profile.function and profile.kind == "mistake":
+        if fn == profile.function and profile.kind == "mistake" and profile.mistake is not None:
             return MISTAKE_CODE[profile.mistake][fn]
-        if fn == profile.function and profile.kind == "hostile":
+        if fn == profile.function and profile.kind == "hostile" and profile.hostile is not None:
             code = HOSTILE_CODE[profile.hostile][fn]
             return code.replace("{solution}", solution) if code is not None else None
         return solution
@@ -90,32 +101,32 @@ def _notebook(released: nbformat.NotebookNode, source: nbformat.NotebookNode, pr
     return nb
 
 
-def _menu(functions: list[str], hostile) -> tuple[list[dict], list[dict]]:
+def _menu(functions: list[str], hostile) -> tuple[list[_Spec], list[_Spec]]:
     """Every distinct submission kind this assignment allows: the mistakes and tricks whose function it has."""
-    mistakes = [dict(kind="mistake", mistake=m, function=f) for m, by_fn in MISTAKE_CODE.items()
+    mistakes = [_Spec(kind="mistake", mistake=m, function=f) for m, by_fn in MISTAKE_CODE.items()
                 for f in by_fn if f in functions]
     kinds = HOSTILE_KINDS if hostile is True else tuple(hostile or ())
     tricks = []
     for kind in kinds:
         fn = next((f for f in HOSTILE_CODE[kind] if f in functions), None)
         if fn is not None:
-            tricks.append(dict(kind="hostile", hostile=kind, function=fn))
+            tricks.append(_Spec(kind="hostile", hostile=kind, function=fn))
     return mistakes, tricks
 
 
-def _profiles(assignment: str, functions: list[str], n: int, rng: random.Random, hostile) -> list[dict]:
+def _profiles(assignment: str, functions: list[str], n: int, rng: random.Random, hostile) -> list[_Spec]:
     """``n`` submission specs: one complete and one partial, then mistakes and tricks interleaved (so a small class
     still has both), then a mix of complete, partial and repeated mistakes."""
     mistakes, tricks = _menu(functions, hostile)
     rng.shuffle(mistakes)
     rng.shuffle(tricks)
-    specs = [dict(kind="complete"), dict(kind="partial")]
+    specs = [_Spec(kind="complete"), _Spec(kind="partial")]
     for i in range(max(len(mistakes), len(tricks))):
         specs += mistakes[i:i + 1] + tricks[i:i + 1]
     while len(specs) < n:
         roll = rng.random()
-        specs.append(dict(kind="complete") if roll < 0.45 else dict(kind="partial") if roll < 0.75 or not mistakes
-                      else dict(rng.choice(mistakes)))
+        specs.append(_Spec(kind="complete") if roll < 0.45 else _Spec(kind="partial") if roll < 0.75 or not mistakes
+                      else rng.choice(mistakes).copy())
     specs = specs[:n]
     for spec in specs:
         if spec["kind"] == "partial":  # ran out of time: the last functions (later ones build on earlier ones)

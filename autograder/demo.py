@@ -72,7 +72,7 @@ def run_demo(course: Path, n_students: int = 30, workers: int | None = None, pic
     _done(t, "graded")
 
     t = _step("5. Feedback for every student, and the class report")
-    pages = []
+    pages: list[Path] = []
     for name in names:
         pages += write_feedback(name, course, pictures=pictures)
     print(f"   {len(pages)} feedback pages under {layout.feedback}")

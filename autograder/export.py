@@ -75,7 +75,10 @@ def export_gradescope(assignment: str, dest: Path) -> Path:
             info.external_attr = 0o755 << 16
             zf.writestr(info, text)
         for package in _PACKAGES:  # from wherever this installation imports them (a wheel's site-packages, a checkout)
-            folder = Path(importlib.import_module(package).__file__).resolve().parent
+            init = importlib.import_module(package).__file__
+            if init is None:  # a namespace package: no folder of its own to zip
+                raise RuntimeError(f"{package} is not installed as a package with an __init__.py; cannot zip it")
+            folder = Path(init).resolve().parent
             for path in sorted(folder.rglob("*")):
                 parts = path.relative_to(folder).parts
                 if path.is_file() and not _NOT_ZIPPED.intersection(parts):

@@ -20,6 +20,7 @@ page saying so, and the run goes on (:class:`FeedbackPages` names them for the i
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,7 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
-from autograder.course import as_course
+from autograder.course import Course, as_course
 from autograder.mistakes import MISTAKES
 from autograder.results import Result, load_result, student_of
 from autograder.safe_text import hide_paths, safe_line, safe_text
@@ -93,7 +94,7 @@ def feedback_path(course, assignment: str, student: str) -> Path:
     return as_course(course).feedback_dir(student, assignment) / f"{assignment}.html"
 
 
-def _roots(course: Path) -> tuple[Path, ...]:
+def _roots(course: os.PathLike[str]) -> tuple[Path, ...]:
     """The instructor's folders that no student page may name (ARCHITECTURE: a page shows file names only)."""
     return (Path(course), Path.home())
 
@@ -103,7 +104,7 @@ def _say(text, roots, cap: int = 360) -> str:
     return hide_paths(safe_line(text, cap), roots)
 
 
-def _reason(exc: BaseException, course: Path | None) -> str:
+def _reason(exc: BaseException, course: os.PathLike[str] | None) -> str:
     return _say(f"{type(exc).__name__}: {safe_text(exc, 300)}", _roots(course) if course is not None else ())
 
 
@@ -126,7 +127,7 @@ def _rows(result: Result) -> list[dict]:
              "diagnoses": [{"name": n, "explanation": explanation(n)} for n in t.diagnoses]} for t in result.tests]
 
 
-def _submitted_notebook(course: Path, assignment: str, student: str, name: str | None) -> Path | None:
+def _submitted_notebook(course: Course | Path, assignment: str, student: str, name: str | None) -> Path | None:
     """The graded notebook in nbgrader's submitted/ folder; never through a link (it could point anywhere)."""
     folder = as_course(course).submission_dir(student, assignment)
     if not folder.is_dir() or any(p.is_symlink() for p in (folder.parent, folder)):
@@ -171,6 +172,10 @@ def _numeric(value) -> bool:
         return False
 
 
+_Key = tuple[str, str]  # (function, case id)
+_Pictures = dict[_Key, list[tuple[str, str]]]  # a case's heatmaps: (title, data URI)
+
+
 def _case_panels(case, got) -> tuple[list[tuple[str, str]], str | None]:
     """The heatmaps of one answer (title, data URI), and a note when some output could not be drawn."""
     from autograder.plots import heatmaps
@@ -186,7 +191,7 @@ def _case_panels(case, got) -> tuple[list[tuple[str, str]], str | None]:
 
 
 def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
-                  course: Path | None = None) -> tuple[dict, dict, str | None]:
+                  course: os.PathLike[str] | None = None) -> tuple[_Pictures, dict[_Key, str], str | None]:
     """Heatmaps for the VISIBLE array cases ``wanted`` (``(function, case_id)`` pairs), re-run in the sandbox.
 
     Returns ``({key: [(title, data URI)]}, {key: note why there is no picture}, note for the whole page or None)``.
@@ -200,8 +205,8 @@ def case_pictures(assignment: str, notebook: Path, wanted: set[tuple[str, str]],
     from autograder.suites import cases_for
 
     cases = [c for c in cases_for(assignment, "visible") if (c.function, c.case_id) in wanted and c.kind == "array"]
-    pictures: dict = {}
-    notes: dict = {}
+    pictures: _Pictures = {}
+    notes: dict[_Key, str] = {}
     if not cases:
         return pictures, notes, None
     try:
@@ -270,7 +275,7 @@ def _code_sections(raw: bytes, rows: list[dict], functions: list[str]) -> list[d
     return sections
 
 
-def render_feedback(result: Result, course: Path, *, student: str | None = None, pictures: bool = True,
+def render_feedback(result: Result, course: Course | Path, *, student: str | None = None, pictures: bool = True,
                     code: bool = True, note: str | None = None) -> str:
     """The feedback page of one result (read with ``roots=(course, home)``: :func:`autograder.results.load_result`)
     as an HTML string. ``student``: the student's folder name under submitted/ (default: the result's).
@@ -300,7 +305,9 @@ def render_feedback(result: Result, course: Path, *, student: str | None = None,
         except Exception as exc:  # an untrusted file: any parse failure is reported, not raised
             notes.append(NOTEBOOK_UNREADABLE.format(reason=_reason(exc, course)))
             notebook = None
-    pics, pic_notes, page_note = {}, {}, None
+    pics: _Pictures = {}
+    pic_notes: dict[_Key, str] = {}
+    page_note: str | None = None
     wanted = {(r["function"], r["case"]) for r in rows if not r["hidden"] and r["status"] == "failed"}
     if pictures and notebook is not None and result.load.ok and wanted:
         pics, pic_notes, page_note = case_pictures(assignment, notebook, wanted, course)
@@ -316,7 +323,7 @@ def render_feedback(result: Result, course: Path, *, student: str | None = None,
         hidden_count=sum(r["hidden"] for r in rows))
 
 
-def _exchange_files(course: Path, assignment: str, student: str, folder: Path, timestamp: str | None) -> None:
+def _exchange_files(course: Course, assignment: str, student: str, folder: Path, timestamp: str | None) -> None:
     """nbgrader's release_feedback reads timestamp.txt and submission_secret.txt beside every page, and stops at the
     first folder without them. A submission collected through the exchange has both (copied: small regular files
     only, never through a link); one that came from a folder or an LMS zip, or whose files are unusable, gets its
@@ -338,7 +345,7 @@ def _short_page(assignment: str, student: str, reason: str) -> bytes:
         message=PAGE_NOT_DRAWN.format(reason=reason)).encode("utf-8")
 
 
-def _page(path: Path, assignment: str, course: Path, pictures: bool) -> tuple[bytes, str | None, str | None]:
+def _page(path: Path, assignment: str, course: Course, pictures: bool) -> tuple[bytes, str | None, str | None]:
     """(the page as UTF-8, what went wrong or None, the result's timestamp) for one result file. Never raises: a
     result that cannot be read or drawn gets a short page saying so; one whose code or pictures cannot be drawn, a
     page without them. The student's page names only the kind of failure; the instructor gets the reason."""
@@ -360,7 +367,7 @@ def _page(path: Path, assignment: str, course: Path, pictures: bool) -> tuple[by
         return _short_page(assignment, student, kind), f"{reason}; then {_reason(exc, course)}", stamp
 
 
-def write_feedback(assignment: str, course: Path, *, students: list[str] | None = None,
+def write_feedback(assignment: str, course: Course | Path, *, students: list[str] | None = None,
                    pictures: bool = True) -> FeedbackPages:
     """Write the feedback page of every graded student of ``assignment`` (or only ``students``), each with the
     exchange files beside it; returns the pages (:class:`FeedbackPages`: ``degraded`` names the students whose page

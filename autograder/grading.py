@@ -22,8 +22,8 @@ from nbformat.reader import NotJSONError
 
 from autograder import integrity
 from autograder.assignment import DEFAULT_LIMITS  # noqa: F401  (re-exported: the limits of most assignments)
-from autograder.results import (RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result, SandboxLoad,
-                                diagnoses_of, grader_fingerprint)
+from autograder.results import (RESULT_TEXT_CAP, CaseOutcome, CellError, LoadReport, Result, SandboxLoad, Status,
+                                grader_fingerprint)
 from autograder.safe_text import safe_text
 from autograder.sandbox import CallTimeout as SandboxTimeout
 from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, StudentError, WorkerCrashed
@@ -124,7 +124,7 @@ def _outcome(result: cc.CaseResult, case: cc.Case) -> CaseOutcome:
     hidden = case.visibility != "visible"
     return CaseOutcome(case.function, case.case_id, result.points, result.max_points, result.status,
                        cc.hidden_output(result, case) if hidden else result.message, "hidden" if hidden else "visible",
-                       diagnoses_of(result.diagnosis), result.problem)
+                       result.diagnoses, result.problem)
 
 
 def _result(assignment, submission, sha, cases, tests, *, output, load, layers, missing_layers, started,
@@ -160,7 +160,7 @@ def _safe_strings(value):
         return {safe_text(k, 500) if isinstance(k, str) else k: _safe_strings(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_safe_strings(v) for v in value)
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(value, **{f.name: _safe_strings(getattr(value, f.name))
                                              for f in dataclasses.fields(value) if f.init})
     return value
@@ -194,7 +194,7 @@ def _load_notebook(submission: Submission):
     return sha, nb
 
 
-def _zero_tests(cases, status: str, message: str) -> list[CaseOutcome]:
+def _zero_tests(cases, status: Status, message: str) -> list[CaseOutcome]:
     return [_outcome(cc.CaseResult(c.case_id, c.function, 0.0, float(c.points), status, message), c) for c in cases]
 
 
@@ -243,7 +243,8 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
             public = [c for c in cases if c.visibility == "visible"]
             hidden = [c for c in cases if c.visibility != "visible"]
             twins = twins_for(assignment, public)
-            call, ended = _sandbox_call(sandbox), {}
+            call = _sandbox_call(sandbox)
+            ended: dict[tuple[str, str], float] = {}  # (function, case id) -> when its test ended
             ordered = public + hidden  # one pytest session, in this order
             by_case = dict(zip(map(id, ordered), run_suite(ordered, call, cells, ended), strict=True))
             public_seconds = max((ended[(c.function, c.case_id)] for c in public), default=started) - started

@@ -12,7 +12,7 @@ the same answer on a case, only the first is kept, so a generic name never hides
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -379,10 +379,10 @@ def _same(a, b) -> bool:
         return False
 
 
-def mistaken_answers(function: str, args: tuple, kwargs: dict) -> dict:
+def mistaken_answers(function: str, args: tuple, kwargs: dict) -> dict[str, Any]:
     """``{mistake name: the answer that mistake gives}`` on these inputs (mistakes that do not apply left out, and
     generic ones whose answer an earlier mistake of the catalogue already gives)."""
-    answers = {}
+    answers: dict[str, Any] = {}
     for m in mistakes_for(function):
         copied = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args)
         try:

@@ -9,10 +9,11 @@ Reading back what the grader wrote gives the same Result. Nothing else in the ki
 """
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, get_args
 
 from autograder.safe_text import (LINE_CAP, MISSING_FIELD, NOT_A_LIST, NOT_A_NUMBER, NOT_A_RESULT, NOT_AN_OBJECT,
                                   hide_paths, safe_line, safe_number, safe_text)
@@ -33,8 +34,12 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MAX_NAMES, _MAX_CELL_ERRORS, _MAX_ENTRIES = 10_000, 100, 50
 
 
+def _is_status(value) -> TypeGuard[Status]:
+    return value in get_args(Status)
+
+
 def diagnoses_of(text: str | None) -> tuple[str, ...]:
-    """The mistake names of a joined diagnosis (convkit_check.CaseResult.diagnosis, the JSON's ``"diagnosis"``)."""
+    """The mistake names in the JSON's ``"diagnosis"`` (:meth:`CaseOutcome.to_json` joins them; read back here)."""
     return tuple(n for n in (d.strip() for d in (text or "").split(",")) if n)
 
 
@@ -192,7 +197,8 @@ class _Reader:
     """The conversions of one result file (Result.from_json), recording what was malformed."""
 
     def __init__(self, roots):
-        self.roots, self.problems = roots, []
+        self.roots = roots
+        self.problems: list[str] = []
 
     def text(self, value, cap=RESULT_TEXT_CAP) -> str:
         text = safe_text(value, cap)
@@ -208,13 +214,13 @@ class _Reader:
             return 0.0
         return number
 
-    def dict(self, value, what: str) -> dict:
+    def dict(self, value, what: str) -> builtins.dict[str, Any]:
         if value is None or isinstance(value, dict):
             return value or {}
         self.problems.append(NOT_AN_OBJECT.format(field=what, got=type(value).__name__))
         return {}
 
-    def list(self, value, what: str) -> list:
+    def list(self, value, what: str) -> builtins.list[Any]:
         if value is None or isinstance(value, list):
             return value or []
         self.problems.append(NOT_A_LIST.format(field=what, got=type(value).__name__))
@@ -224,15 +230,16 @@ class _Reader:
         return tuple(self.line(x, cap) for x in self.list(value, what)[:count])
 
     def case(self, raw, i: int) -> CaseOutcome | None:
-        from autograder.student.convkit_check import PROBLEMS, STATUSES
+        from autograder.student.convkit_check import PROBLEMS
 
         if not isinstance(raw, dict):
             self.problems.append(NOT_AN_OBJECT.format(field=f"tests[{i}]", got=type(raw).__name__))
             return None
         extra = self.dict(raw.get("extra_data"), f"tests[{i}].extra_data")
         function, case_id = self.line(extra.get("function")), self.line(extra.get("case"))
-        marked = "passed" if raw.get("status") == "passed" else "failed"
-        status = extra.get("kind") if extra.get("kind") in STATUSES else marked
+        marked: Status = "passed" if raw.get("status") == "passed" else "failed"
+        kind = extra.get("kind")
+        status = kind if _is_status(kind) else marked
         if status == "passed" and marked != "passed":  # the two marks disagree: not passed
             status = "failed"
         diagnosis = self.line(extra.get("diagnosis"), 1000) if extra.get("diagnosis") else None
@@ -263,7 +270,7 @@ class _Reader:
         return LoadReport(load.get("ok", True) is not False, self.text(load.get("error")) or None, cell_errors,
                           sandbox)
 
-    def result(self, raw: dict, student: str, assignment: str) -> Result:
+    def result(self, raw: builtins.dict, student: str, assignment: str) -> Result:
         self.problems += [MISSING_FIELD.format(field=f) for f in ("score", "max_score", "tests") if f not in raw]
         extra = self.dict(raw.get("extra_data"), "extra_data")
         tests = tuple(t for i, r in enumerate(self.list(raw.get("tests"), "tests"))
@@ -272,7 +279,8 @@ class _Reader:
         missing = self.dict(extra.get("sandbox_missing"), "extra_data.sandbox_missing")
         cells = self.dict(extra.get("cell_scores"), "extra_data.cell_scores")
         recorded = extra.get("recorded")
-        earlier = extra.get("problems") if isinstance(extra.get("problems"), list) else []  # a clean result's own
+        earlier = extra.get("problems")
+        earlier = earlier if isinstance(earlier, builtins.list) else []  # a clean result's own
         return Result(
             safe_line(student), safe_line(assignment), self.number(raw.get("score", 0.0), "score"),
             self.number(raw.get("max_score", 0.0), "max_score"), tests, self.text(raw.get("output")),

@@ -176,8 +176,9 @@ def write_grades_csv(path: Path, results: dict[str, dict[str, Result]]) -> Path:
         writer = csv.writer(fh)
         writer.writerow(map(csv_cell, header))
         for s in students:
-            scores = [results[a][s].score if s in results[a] else "" for a in results]
-            writer.writerow(map(csv_cell, [s, *scores, sum(x for x in scores if x != "")]))
+            scores = [results[a][s].score if s in results[a] else None for a in results]
+            writer.writerow(map(csv_cell, [s, *("" if x is None else x for x in scores),
+                                           sum(x for x in scores if x is not None)]))
     return path
 
 

@@ -119,9 +119,11 @@ _SCORING_MODULES = ("reference", "autograder.suites", "autograder.mistakes", "au
 def _scoring_files() -> list[tuple[str, Path]]:
     """(name inside the installation, file) of every source file of :data:`_SCORING_MODULES`, wherever this
     installation imports them from (a wheel's site-packages or a checkout): the same content hashes the same."""
-    files = []
+    files: list[tuple[str, Path]] = []
     for module in _SCORING_MODULES:
         spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:  # not installed, or a namespace package: nothing to hash
+            raise RuntimeError(f"{module} decides scores but has no source file here to fingerprint")
         origin = Path(spec.origin)
         prefix = module.replace(".", "/")
         if spec.submodule_search_locations:  # a package: every module in it

@@ -186,8 +186,9 @@ def _nbgrader_submissions(root: Path, assignment: str, notes: list[str]) -> list
         notes += [NOTE_NOT_GRADED.format(path=shown(str(folder / n)), student=shown(student), chosen=shown(chosen))
                   for n in sorted(notebooks) if n != chosen]
         stamp, stamp_problem = _read_timestamp(root, folder / "timestamp.txt")
-        found.append(_Found(student, f"submitted/{name}", folder / chosen, root, kind_refusal(notebooks[chosen]),
-                            verbatim, stamp, stamp_problem))
+        # None: gone since the listing; refused as the single-notebook path below refuses it
+        found.append(_Found(student, f"submitted/{name}", folder / chosen, root,
+                            kind_refusal(notebooks[chosen] or OTHER), verbatim, stamp, stamp_problem))
     return found
 
 

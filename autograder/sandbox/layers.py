@@ -159,7 +159,8 @@ def _readable_roots() -> tuple[list[str], list[str]]:
     """Directories (and files) a worker may read: the interpreter, the virtualenv minus hidden packages, /usr;
     never the hidden data (:func:`hidden_data_dirs`). Computed once per grading process (walking the grants took
     50 ms, a fifth of a worker's start): the interpreter's folders do not move while it runs."""
-    dirs, files = [], []
+    dirs: list[str] = []
+    files: list[str] = []
     for d in sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.exec_prefix, "/usr")}):
         dirs.append(d)
     venv = os.path.realpath(sys.prefix)

@@ -128,15 +128,18 @@ class Worker:
         self.drain = _Drain(r_log, limits.max_output_bytes)
         self.drain.start()
 
-    def layers(self, ready: dict) -> tuple[list[str], dict[str, str], int]:
-        """``(layers in force, missing ones with why, the worker's pid)`` from its "ready" frame and the plan."""
-        plan = self.plan
+    def layers(self, ready: dict) -> tuple[list[str], dict[str, str], int | None]:
+        """``(layers in force, missing ones with why, the worker's pid)`` from its "ready" frame and the plan; the
+        pid is None where bubblewrap's worker was not found among the cgroup's members (its clock is not read)."""
+        plan, proc = self.plan, self.proc
+        if plan is None or proc is None:
+            raise WorkerCrashed("the worker was killed before it was ready")
         child_layers = [x for x in ready.get("layers", []) if type(x) is str]
         layers = ["rlimits"] + [x for x in child_layers if x != "rlimits"] + plan.layers
         missing = dict(plan.missing)
         missing.update({k: text(v, 500) for k, v in dict(ready.get("missing", {})).items() if type(k) is str})
         if plan.cgroup is not None:
-            inside = plan.cgroup.holds(self.proc.pid)
+            inside = plan.cgroup.holds(proc.pid)
             for controller, layer in (("pids", "pids-limit"), ("cpu", "cpu-share")):
                 if controller in inside:
                     layers.append(layer)
@@ -144,7 +147,7 @@ class Worker:
                     missing[layer] = f"the worker could not be moved into its {controller} cgroup"
         layers = list(dict.fromkeys(layers))
         members = plan.cgroup.pids() if plan.cgroup else []
-        pid = worker_pid(self.proc.pid, members, "bubblewrap" in plan.layers)
+        pid = worker_pid(proc.pid, members, "bubblewrap" in plan.layers)
         if clock_readable(pid):
             layers.append("own-clock")
         else:
@@ -156,13 +159,16 @@ class Worker:
 
     def exit_reason(self) -> str:
         """How the worker died, read without reaping it (its pid must stay reserved until killpg ran)."""
+        proc = self.proc
+        if proc is None:  # killed already: no status left to read
+            return _status_reason(None)
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
             try:
-                info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+                info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
             except (ChildProcessError, AttributeError):  # no waitid (macOS): reap it, the group id goes with it
                 try:
-                    rc = self.proc.wait(timeout=1)
+                    rc = proc.wait(timeout=1)
                 except subprocess.TimeoutExpired:
                     break
                 return _status_reason(-rc, os.CLD_KILLED if hasattr(os, "CLD_KILLED") else 2) if rc < 0 \

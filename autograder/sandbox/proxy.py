@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from autograder.student.convkit_check import codec as C
 
@@ -54,7 +55,7 @@ class Sandbox:
         self.budget = budget if budget is not None else Budget(self.limits.budget_s)
         self.caps = C.Caps(array_bytes=self.limits.max_array_bytes, total_bytes=4 * self.limits.max_array_bytes,
                            header_bytes=max(16 << 20, 8 * self.limits.max_output_bytes))
-        self.load_report: dict | None = None
+        self.load_report: dict[str, Any] | None = None
         self.layers: list[str] = []
         self.missing: dict[str, str] = {}
         self.restarts = 0
@@ -119,7 +120,7 @@ class Sandbox:
     # ------------------------------------------------------------------------------------------------ calls
     def has(self, name: str) -> bool:
         """Is a callable with that name defined by the preamble or the student's source?"""
-        return bool(self.load_report) and name in self.load_report["callables"]
+        return self.load_report is not None and name in self.load_report["callables"]
 
     def call(self, name: str, args=(), kwargs=None, timeout: float | None = None):
         """Call ``name(*args, **kwargs)`` in the worker and return the validated plain value."""
@@ -185,8 +186,8 @@ class Sandbox:
 
     def _load(self) -> dict:
         deadline, by_budget = self.budget.deadline(self.limits.load_timeout_s)
-        report = {"ok": False, "error": None, "error_type": None, "names": [], "callables": [], "stdout": "",
-                  "stderr": "", "crashed": False, "timed_out": False}
+        report: dict[str, Any] = {"ok": False, "error": None, "error_type": None, "names": [], "callables": [],
+                                  "stdout": "", "stderr": "", "crashed": False, "timed_out": False}
         cut = BUDGET_CUT.format(budget_s=self.budget.total_s, function="load") if by_budget else None
         try:
             rep, _ = self._exchange({"op": "load", "source": self.source, "preamble": self.preamble}, [], deadline,
@@ -211,7 +212,7 @@ class Sandbox:
         """Send a request and read its reply by ``deadline`` (moved by ``stretch`` when the worker was kept from
         running); ``cut``: the timeout's message when the budget, not ``limit``, set the deadline."""
         try:
-            P.write_frame(self._wk.w, header, blobs, deadline)
+            P.write_frame(self._live().w, header, blobs, deadline)
         except P.FrameTimeout:
             self._kill()
             raise CallTimeout(cut or f"the worker did not accept the {what} request in time") from None
@@ -220,10 +221,11 @@ class Sandbox:
         return self._recv(deadline, what, limit, cut, stretch)
 
     def _recv(self, deadline, what, limit, cut=None, stretch=None):
+        wk = self._live()
         try:
             while stretch is not None:
                 try:
-                    P.wait_readable(self._wk.r, deadline, self._wk.pidfd)
+                    P.wait_readable(wk.r, deadline, wk.pidfd)
                     break
                 except P.FrameTimeout:
                     deadline = stretch.extend()
@@ -231,12 +233,12 @@ class Sandbox:
                         raise
             # The whole reply must arrive by the deadline (a second more for one that began just before it).
             deadline = max(deadline, time.monotonic() + 1.0) if stretch is not None else deadline
-            header, blobs = P.read_frame(self._wk.r, self.caps, deadline, self._wk.pidfd)
+            header, blobs = P.read_frame(wk.r, self.caps, deadline, wk.pidfd)
         except P.FrameTimeout:
             self._kill()
             raise CallTimeout(cut or f"the {what} ran longer than {limit:g} s; the worker was killed") from None
         except P.PeerClosed:
-            reason = self._wk.exit_reason()
+            reason = wk.exit_reason()
             self._kill()
             raise WorkerCrashed(reason) from None
         except P.FrameError as exc:
@@ -246,6 +248,12 @@ class Sandbox:
         self.last_output = {"stdout": _text(header.get("stdout"), cap + 100),
                             "stderr": _text(header.get("stderr"), cap + 100)}
         return header, blobs
+
+    def _live(self) -> Worker:
+        """The worker an exchange talks to (every exchange follows a _spawn, which sets it)."""
+        if self._wk is None:
+            raise WorkerCrashed("no sandbox worker was started")
+        return self._wk
 
     def _kill(self):
         if self._wk is not None:

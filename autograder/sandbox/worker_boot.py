@@ -19,7 +19,8 @@ import sys
 
 _PROTO_SRC, _CODEC_SRC, _CFG = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.argv = ["student"]
-_APPLIED, _MISSING = [], {}
+_APPLIED: list[str] = []  # the layers actually applied, reported in "ready"
+_MISSING: dict[str, str] = {}  # layer -> why it could not be applied
 
 
 def _rlimits(cfg):
@@ -270,11 +271,13 @@ def _register_cells(src):
     except SyntaxError:
         return
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "compile"
-                and len(node.args) >= 2 and all(isinstance(a, ast.Constant) and type(a.value) is str
-                                                for a in node.args[:2]) and _CELL_FILE.match(node.args[1].value)):
-            text, name = node.args[0].value, node.args[1].value
-            linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "compile"
+                and len(node.args) >= 2):
+            continue
+        text, name = node.args[0], node.args[1]
+        if (isinstance(text, ast.Constant) and type(text.value) is str and isinstance(name, ast.Constant)
+                and type(name.value) is str and _CELL_FILE.match(name.value)):
+            linecache.cache[name.value] = (len(text.value), None, text.value.splitlines(True), name.value)
 
 
 def _reply(header, blobs=()):
@@ -325,7 +328,7 @@ sys.stdout, sys.stderr = OUT_BUF, ERR_BUF
 _NS = {"__name__": "__main__", "__builtins__": builtins}
 _TRUSTED = {"__name__": "__convkit_trusted__", "__builtins__": builtins, "student_namespace": _NS}
 _INJECTED = frozenset(_TRUSTED)
-_TRUSTED_CALLABLES = set()
+_TRUSTED_CALLABLES: set[str] = set()
 P.write_frame(OUT, {"op": "ready", "layers": _APPLIED, "missing": _MISSING, "pid": os.getpid()})
 while True:
     try:

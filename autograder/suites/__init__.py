@@ -78,9 +78,13 @@ def case(function: str, case_id: str, *args, points: float = 1.0, public: bool =
          raises: tuple = (), rtol: float | None = None, atol: float | None = None, output_names: tuple = (),
          data: dict | None = None, options: dict | None = None, description: str = "", expected=None,
          **kwargs) -> Case:
-    """One row of a case table; the assignment, the expected value and the diagnoses are filled in later."""
+    """One row of a case table; the assignment, the expected value and the diagnoses are filled in later. A
+    tolerance not given is the one of the inputs' float dtype (float32 when any float input is float32)."""
     if points * 2 != int(points * 2):
         raise ValueError(f"points must be a whole or half number, got {points} for {function}/{case_id}")
+    f32 = _has_float32(args) or _has_float32(kwargs.values())
+    rtol = rtol if rtol is not None else (RTOL_FLOAT32 if f32 else RTOL_FLOAT64)
+    atol = atol if atol is not None else (ATOL_FLOAT32 if f32 else ATOL_FLOAT64)
     return Case(assignment="", function=function, case_id=case_id, args=tuple(args), kwargs=kwargs,
                 points=float(points), visibility="visible" if public else "hidden", kind=kind,
                 raises=tuple(raises), rtol=rtol, atol=atol, output_names=tuple(output_names), data=data or {},
@@ -121,10 +125,7 @@ def _with_expected(c: Case, f32: bool) -> Case:
 
 def _complete(assignment: str, c: Case) -> Case:
     f32 = _has_float32(c.args) or _has_float32(c.kwargs.values())
-    rtol = c.rtol if c.rtol is not None else (RTOL_FLOAT32 if f32 else RTOL_FLOAT64)
-    atol = c.atol if c.atol is not None else (ATOL_FLOAT32 if f32 else ATOL_FLOAT64)
-    c = replace(c, assignment=assignment, rtol=rtol, atol=atol, arg_names=c.arg_names or _arg_names(c.function,
-                                                                                                     len(c.args)))
+    c = replace(c, assignment=assignment, arg_names=c.arg_names or _arg_names(c.function, len(c.args)))
     if c.kind in ("array", "exact"):
         c = _with_expected(c, f32)
         expected = c.expected

@@ -2,6 +2,8 @@
 Totals: 5 points per function, 10 for conv2d_backward, max_pool2d_backward and dense_backward."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from autograder.student.convkit_check import CALLABLES
@@ -76,24 +78,26 @@ def cases():
     slide = by_id("max-pool-backprop").args[0]
     tie = np.array([[[[1.0, 3, 3, 0], [3, 2, 0, 0], [5, 5, 1, 4], [5, 5, 4, 1]]]])
     mp = []
-    for cid, xx, kw, public in [
-            ("slide-4x4", slide, {}, True), ("ties", tie, {}, True), ("relu-ties", _ties(rng, 2, 2, 4, 6), {}, True),
-            ("batch-channels", _r(rng, 2, 3, 6, 8), {}, False), ("overlap-ties", _ties(rng, 1, 2, 5, 5),
-                                                                  {"size": 3, "stride": 1}, False),
-            ("overlap-stride2", _r(rng, 1, 2, 5, 7), {"size": 3, "stride": 2}, False),
-            ("rect-window-ties", _ties(rng, 2, 1, 6, 6), {"size": (2, 3)}, False),
-            ("float32", _r(rng, 2, 2, 4, 4, dtype=np.float32), {}, False),
-            ("all-equal", np.ones((1, 2, 4, 4)), {}, False)]:
+    max_pools: list[tuple[str, np.ndarray, dict[str, Any], bool]] = [
+        ("slide-4x4", slide, {}, True), ("ties", tie, {}, True), ("relu-ties", _ties(rng, 2, 2, 4, 6), {}, True),
+        ("batch-channels", _r(rng, 2, 3, 6, 8), {}, False), ("overlap-ties", _ties(rng, 1, 2, 5, 5),
+                                                              {"size": 3, "stride": 1}, False),
+        ("overlap-stride2", _r(rng, 1, 2, 5, 7), {"size": 3, "stride": 2}, False),
+        ("rect-window-ties", _ties(rng, 2, 1, 6, 6), {"size": (2, 3)}, False),
+        ("float32", _r(rng, 2, 2, 4, 4, dtype=np.float32), {}, False),
+        ("all-equal", np.ones((1, 2, 4, 4)), {}, False)]
+    for cid, xx, kw, public in max_pools:
         mp.append(case("max_pool2d_backward", cid, _pool_dout(rng, xx, kw.get("size", 2), kw.get("stride")), xx,
                        public=public, points=0.5 if cid in ("all-equal", "float32") else 1.0, **kw))
     mp.append(case("max_pool2d_backward", "bad-dout-shape", _r(rng, 1, 1, 3, 3), _r(rng, 1, 1, 4, 4),
                    kind="raises", raises=("ValueError",)))
     out += mp
-    for cid, xx, kw, public in [("slide-4x4", by_id("avg-pool-4x4").args[0], {}, True),
-                                ("batch-channels", _r(rng, 2, 3, 6, 6), {}, False),
-                                ("size3-stride2", _r(rng, 1, 2, 5, 7), {"size": 3, "stride": 2}, False),
-                                ("overlap-stride1", _r(rng, 2, 1, 3, 4), {"size": 2, "stride": 1}, False),
-                                ("float32", _r(rng, 1, 2, 4, 6, dtype=np.float32), {}, False)]:
+    avg_pools: list[tuple[str, np.ndarray, dict[str, Any], bool]] = [
+        ("slide-4x4", by_id("avg-pool-4x4").args[0], {}, True), ("batch-channels", _r(rng, 2, 3, 6, 6), {}, False),
+        ("size3-stride2", _r(rng, 1, 2, 5, 7), {"size": 3, "stride": 2}, False),
+        ("overlap-stride1", _r(rng, 2, 1, 3, 4), {"size": 2, "stride": 1}, False),
+        ("float32", _r(rng, 1, 2, 4, 6, dtype=np.float32), {}, False)]
+    for cid, xx, kw, public in avg_pools:
         out.append(case("avg_pool2d_backward", cid, _pool_dout(rng, xx, kw.get("size", 2), kw.get("stride")), xx,
                         public=public, points=0.5 if cid == "float32" else 1.0, **kw))
     out += [

@@ -4,6 +4,7 @@ conv2d_forward (see ``points_by_function``)."""
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -16,7 +17,8 @@ from reference.slides import EXAMPLES, by_id
 _SLIDE_RGB = np.array([[[255, 0, 0], [0, 69, 100], [255, 255, 0]], [[0, 255, 0], [0, 0, 255], [153, 51, 255]]],
                       dtype=np.uint8)
 # Thresholds of the kernel-design scorer (options of its cases): see convkit_check._score_kernel_response.
-KERNEL_DESIGN = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25, "weights": (1.0, 2.0, 2.0)}
+KERNEL_DESIGN: dict[str, Any] = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25,
+                                 "weights": (1.0, 2.0, 2.0)}
 
 
 def _r(rng, *shape, dtype=np.float64):
@@ -73,10 +75,12 @@ def cases():
         case("zero_pad", "pad0", _r(rng, 4, 1, 2, 5), 0, points=0.5),
         case("zero_pad", "bad-negative", _r(rng, 1, 1, 2, 2), -1, kind="raises", raises=("ValueError",), points=0.5),
     ]
-    sizes = [("slide-valid", (5, 3), {}, True), ("slide-stride2", (5, 3), {"stride": 2, "pad": 1}, True),
-             ("slide-digit", (6, 3), {}, True), ("digits-conv1", (8, 5), {"pad": 2}, False),
-             ("mnist-conv1", (28, 5), {"pad": 2}, False), ("stride2", (7, 2), {"stride": 2}, False),
-             ("stride3-pad1", (9, 3), {"stride": 3, "pad": 1}, False), ("kernel-fills", (3, 5), {"pad": 1}, False)]
+    # (case id, (n, k), output_size's keyword arguments, public)
+    sizes: list[tuple[str, tuple[int, int], dict[str, Any], bool]] = [
+        ("slide-valid", (5, 3), {}, True), ("slide-stride2", (5, 3), {"stride": 2, "pad": 1}, True),
+        ("slide-digit", (6, 3), {}, True), ("digits-conv1", (8, 5), {"pad": 2}, False),
+        ("mnist-conv1", (28, 5), {"pad": 2}, False), ("stride2", (7, 2), {"stride": 2}, False),
+        ("stride3-pad1", (9, 3), {"stride": 3, "pad": 1}, False), ("kernel-fills", (3, 5), {"pad": 1}, False)]
     out += [case("output_size", cid, *nk, kind="exact", points=0.5, public=pub, **kw) for cid, nk, kw, pub in sizes]
     out += [case("output_size", "bad-too-big", 3, 5, kind="raises", raises=("ValueError",), points=0.5, public=True),
             case("output_size", "bad-too-big-padded", 2, 5, stride=2, pad=1, kind="raises", raises=("ValueError",),

@@ -52,7 +52,7 @@ def graded(tmp_path_factory) -> dict[str, Result]:
 
 
 def test_status_is_the_graders_own_list():
-    assert typing.get_args(Status) == cc.STATUSES
+    assert typing.get_args(Status) == typing.get_args(cc.cases.Status) == cc.STATUSES
 
 
 def test_grading_builds_the_scores_the_case_table_gives(graded):

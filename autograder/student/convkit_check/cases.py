@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,6 +22,8 @@ FORMAT_VERSION = 2
 CASE_CAPS = Caps(array_bytes=256 << 20, max_blobs=1 << 16)
 # The release folder: the case files lie beside the package.
 RELEASE_DIR = Path(__file__).resolve().parents[1]
+# messages.STATUSES as a type (a test keeps the two equal): what the grader found on one case.
+Status = Literal["passed", "dtype", "failed", "error", "stub", "timeout", "missing", "unconfirmed"]
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Case:
 @dataclass
 class CaseResult:
     """One graded case's outcome. ``message``: the full report (public cases). The rest is what the grader computed
-    itself, safe to show on a hidden case: ``problem`` (one of :data:`PROBLEMS`), ``wrong`` ((output name, problem,
+    itself, safe to show on a hidden case: ``diagnoses`` (the names of the known mistakes the answer matches, in the
+    case's order), ``problem`` (one of :data:`PROBLEMS`), ``wrong`` ((output name, problem,
     returned dtype name) per output at fault), ``raised`` (the built-in exception type, from
     :func:`builtin_exception_name`) and ``line`` (the student's line where it was raised, from the grader's copy of
     the cells)."""
@@ -68,9 +71,9 @@ class CaseResult:
     function: str
     points: float
     max_points: float
-    status: str
+    status: Status
     message: str
-    diagnosis: str | None = None
+    diagnoses: tuple[str, ...] = ()
     problem: str | None = None
     wrong: tuple = ()
     raised: str | None = None

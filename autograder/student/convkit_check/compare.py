@@ -144,11 +144,11 @@ def _matches(got, value, case: Case) -> bool:
         return False
 
 
-def _diagnose(got, case: Case) -> list[str]:
+def _diagnose(got, case: Case) -> tuple[str, ...]:
     """Names of the known mistakes whose answer ``got`` matches (and which differ from the correct answer), in
     any dtype: a wrong dtype is reported on its own, never as a different mistake.
     For tuples, a mistake matches when every output it changes is matched (the others may be wrong too)."""
-    found = []
+    found: list[str] = []
     for name, mistaken in case.diagnoses.items():
         if isinstance(mistaken, Raises) or _matches(mistaken, case.expected, case):
             continue
@@ -159,13 +159,13 @@ def _diagnose(got, case: Case) -> list[str]:
                 found.append(name)
         elif _matches(got, mistaken, case):
             found.append(name)
-    return found
+    return tuple(found)
 
 
-def _diagnose_exception(type_names, case: Case) -> list[str]:
+def _diagnose_exception(type_names, case: Case) -> tuple[str, ...]:
     """Names of the known mistakes that raise what the student's code raised (``type_names``: its class and bases)."""
-    return [name for name, mistaken in case.diagnoses.items()
-            if isinstance(mistaken, Raises) and set(mistaken.type_names) & set(type_names)]
+    return tuple(name for name, mistaken in case.diagnoses.items()
+                 if isinstance(mistaken, Raises) and set(mistaken.type_names) & set(type_names))
 
 
 def format_student_traceback(exc: BaseException) -> str:

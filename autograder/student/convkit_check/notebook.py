@@ -37,12 +37,12 @@ def notebook_cells(path) -> list[tuple[int, str]]:
 
         nb = nbformat.read(str(path), as_version=4)
     cells = []
-    for number, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code" or _is_test_cell(cell):
+    for number, cell in enumerate(nb["cells"], start=1):
+        if cell["cell_type"] != "code" or _is_test_cell(cell):
             continue
         if DEMO_TAG in cell.get("metadata", {}).get("tags", []):
             continue
-        cells.append((number, _strip_magics(cell.source)))
+        cells.append((number, _strip_magics(cell["source"])))
     return cells
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
-from .cases import RELEASE_DIR, Case, CaseResult, numpy_version_warning, public_cases_for
+from .cases import RELEASE_DIR, Case, CaseResult, Status, numpy_version_warning, public_cases_for
 from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, _problems, _short,
                       builtin_exception_name, compare, describe_inputs, student_line)
 from .messages import (ANSWER_PROBLEMS, CASE_HEADER, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE, DTYPE_MESSAGE,
@@ -25,13 +27,17 @@ DTYPE_SHARE = 0.25
 
 
 # ---- scorers: cases graded by a measure rather than by one expected array ----
-def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
+# A scorer takes the case and ``call(name, args, kwargs)`` and returns (points, messages, mistake names).
+Scorer = Callable[[Case, Callable[..., Any]], tuple[float, list[str], tuple[str, ...]]]
+
+
+def _score_kernel_response(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
     """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
     each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
     kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
     problems = compare(kernel, np.zeros((3, 3), dtype=int), Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
-        return 0.0, problems
+        return 0.0, problems, ()
     k = np.asarray(kernel, dtype=np.float64).ravel()
     resp = {name: float(np.abs(np.asarray(case.data[name]) @ k).max()) for name in ("diagonal", "straight", "flat")}
     opt = case.options
@@ -39,7 +45,7 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
     if norm == 0 or resp["diagonal"] < opt["min_diagonal"] * norm * opt["contrast"]:
         return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=(
             f"its strongest response to a diagonal edge is {resp['diagonal']:.3g}: too weak for a kernel of "
-            f"norm {norm:.3g} (it must be at least {opt['min_diagonal']} x norm x edge contrast)"))]
+            f"norm {norm:.3g} (it must be at least {opt['min_diagonal']} x norm x edge contrast)"))], ()
     tests = [
         (resp["flat"] <= opt["flat_ratio"] * resp["diagonal"],
          f"flat regions: response {resp['flat']:.3g}, at most {opt['flat_ratio']} x the diagonal response "
@@ -52,33 +58,33 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
     ]
     weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
     return (float(sum(w for w, (ok, _) in zip(weights, tests) if ok)),
-            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok])
+            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok], ())
 
 
-def _score_accuracy(case: Case, call) -> tuple[float, list[str]]:
+def _score_accuracy(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
     """Train with the student's ``train_cnn``, predict the held-out digits with their ``predict``, score the
     accuracy by the thresholds of ``options`` (a list of [min accuracy, fraction of the points])."""
     params = call(case.function, _copy(case.args), _copy(case.kwargs))
     if isinstance(params, tuple) and params and isinstance(params[0], dict):
         params = params[0]  # train_cnn may return (params, history)
     if params is None:
-        return 0.0, [NONE_MESSAGE.format(function=case.function)]
+        return 0.0, [NONE_MESSAGE.format(function=case.function)], ()
     labels = np.asarray(case.data["y"])
     predicted = call(case.options.get("predict", "predict"), (params, case.data["x"]), {})
     if predicted is None:
-        return 0.0, [NONE_MESSAGE.format(function="predict")]
+        return 0.0, [NONE_MESSAGE.format(function="predict")], ()
     pred = np.asarray(predicted)
     if pred.shape != labels.shape:
-        return 0.0, [SHAPE_MESSAGE.format(what="predict(params, x)", expected=labels.shape, got=pred.shape)]
+        return 0.0, [SHAPE_MESSAGE.format(what="predict(params, x)", expected=labels.shape, got=pred.shape)], ()
     accuracy = float(np.mean(pred == labels))
     fraction = max([f for threshold, f in case.options["thresholds"] if accuracy >= threshold], default=0.0)
     need = max(t for t, _ in case.options["thresholds"])
     detail = [] if fraction == 1.0 else [SCORE_MESSAGE.format(what="accuracy", detail=(
         f"{accuracy:.3f} on {labels.size} held-out digits; full points from {need:.2f}"))]
-    return case.points * fraction, detail
+    return case.points * fraction, detail, ()
 
 
-SCORERS = {"kernel_response": _score_kernel_response, "accuracy": _score_accuracy}
+SCORERS: dict[str, Scorer] = {"kernel_response": _score_kernel_response, "accuracy": _score_accuracy}
 
 
 # ---- running one case ----
@@ -98,16 +104,17 @@ def run_case(case: Case, call, cells=None) -> CaseResult:
     ``cells``: cell number -> source of the submission, to name the student's line where the function raised."""
     header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
 
-    def result(status, points, lines, problem=None, diagnosis=None, **found):
+    def result(status: Status, points, lines, problem=None, diagnoses: tuple[str, ...] = (), *, wrong=(),
+               raised: str | None = None, line: str | None = None) -> CaseResult:
         return CaseResult(case.case_id, case.function, float(points), float(case.points), status,
-                          "\n".join([header, *lines]), diagnosis, problem, **found)
+                          "\n".join([header, *lines]), diagnoses, problem, wrong, raised, line)
 
     try:
-        if case.kind in SCORERS:  # a scorer returns (points, lines) or (points, lines, diagnosis)
-            points, lines, *diagnosis = SCORERS[case.kind](case, call)
+        if case.kind in SCORERS:
+            points, lines, diagnoses = SCORERS[case.kind](case, call)
             if points == case.points:
                 return result("passed", points, lines)
-            return result("failed", points, lines, LOW_SCORE, *diagnosis)
+            return result("failed", points, lines, LOW_SCORE, diagnoses)
         got = call(case.function, _copy(case.args), _copy(case.kwargs))
     except CallTimeout:
         return result("timeout", 0, [TIMEOUT_MESSAGE.format(function=case.function)], TIMED_OUT)
@@ -122,15 +129,15 @@ def run_case(case: Case, call, cells=None) -> CaseResult:
             return result("passed", case.points, [])
         # A remote exception's line is read from the grader's cells only, never from this process's linecache.
         where = cells if cells is not None or not isinstance(exc, StudentException) else {}
-        found = {"raised": builtin_exception_name(names), "line": student_line(_frames(exc), where)}
+        raised, line = builtin_exception_name(names), student_line(_frames(exc), where)
         if case.kind == "raises":
             return result("failed", 0, [WRONG_EXCEPTION_MESSAGE.format(
                 function=case.function, expected=" or ".join(case.raises), type=names[0], message=message), tb],
-                WRONG_EXCEPTION, **found)
+                WRONG_EXCEPTION, raised=raised, line=line)
         diagnosed = _diagnose_exception(names, case)
         return result("error", 0, [EXCEPTION_MESSAGE.format(function=case.function, type=names[0], message=message),
-                                   tb.rstrip(), *_diagnosis_lines(diagnosed, case)], RAISED,
-                      ", ".join(diagnosed) or None, **found)
+                                   tb.rstrip(), *_diagnosis_lines(diagnosed, case)], RAISED, diagnosed,
+                      raised=raised, line=line)
     if case.kind == "raises":
         return result("failed", 0, [RAISES_MESSAGE.format(function=case.function, expected=" or ".join(case.raises),
                                                           got=_short(got) if got is not None else "None")],
@@ -147,8 +154,8 @@ def run_case(case: Case, call, cells=None) -> CaseResult:
     if worst == WRONG_DTYPE:  # right values: the dtype costs its own share only
         points = case.points * (1 - DTYPE_SHARE)
         lines.append(DTYPE_POINTS_MESSAGE.format(points=points, max_points=case.points, share=DTYPE_SHARE))
-        return result("dtype", points, lines, WRONG_DTYPE, ", ".join(names) or None, wrong=wrong)
-    return result("failed", 0, lines, worst, ", ".join(names) or None, wrong=wrong)
+        return result("dtype", points, lines, WRONG_DTYPE, names, wrong=wrong)
+    return result("failed", 0, lines, worst, names, wrong=wrong)
 
 
 def hidden_output(result: CaseResult, case: Case) -> str:
@@ -173,8 +180,7 @@ def hidden_output(result: CaseResult, case: Case) -> str:
     elif problem in HIDDEN_PROBLEM_MESSAGES:
         lines.append(HIDDEN_PROBLEM_MESSAGES[problem].format(**fields)
                      + (" " + result.line if result.line and problem in (RAISED, WRONG_EXCEPTION) else ""))
-    names = [n for n in (result.diagnosis or "").split(", ") if n]
-    lines += [DIAGNOSIS_MESSAGE.format(name=n, explanation=case.explanations.get(n, "")) for n in names]
+    lines += _diagnosis_lines(result.diagnoses, case)
     return "\n".join(lines)
 
 
@@ -206,10 +212,10 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
 
     def unconfirmed(c: Case, r: CaseResult) -> CaseResult:
         if c.function in stub_only:
-            return replace(r, points=0.0, status="stub", diagnosis=None, problem=IS_STUB,
+            return replace(r, points=0.0, status="stub", diagnoses=(), problem=IS_STUB,
                            message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
         template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
-        return replace(r, points=0.0, status="unconfirmed", diagnosis=None, problem=UNCONFIRMED,
+        return replace(r, points=0.0, status="unconfirmed", diagnoses=(), problem=UNCONFIRMED,
                        message=r.message + "\n" + template.format(function=r.function))
 
     out = [unconfirmed(c, r) if r.points and c.kind != "raises" and c.visibility == "visible" and not confirmed(c)

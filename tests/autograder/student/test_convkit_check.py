@@ -54,7 +54,7 @@ def test_imports_only_numpy_nbformat_and_the_standard_library(tmp_path):
 
 def test_a_correct_answer_passes_with_full_points():
     r = _run(_case(points=1.5), lambda im, k: np.array([[19.0, 25], [37, 43]]))
-    assert (r.status, r.points, r.max_points, r.diagnosis) == ("passed", 1.5, 1.5, None)
+    assert (r.status, r.points, r.max_points, r.diagnoses) == ("passed", 1.5, 1.5, ())
 
 
 @pytest.mark.parametrize("returned, fragment", [
@@ -113,7 +113,7 @@ def test_a_wrong_dtype_answer_that_matches_a_mistake_is_diagnosed():
     case = _case(dtype="float32", expected=np.array([[19.0, 25], [37, 43]], dtype=np.float32),
                  diagnoses={"flipped_kernel": flipped}, explanations={"flipped_kernel": "no flip"})
     r = _run(case, lambda im, k: flipped.astype(np.float64))
-    assert (r.status, r.diagnosis) == ("failed", "flipped_kernel")
+    assert (r.status, r.diagnoses) == ("failed", ("flipped_kernel",))
     assert cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip") in cc.hidden_output(r, case)
 
 
@@ -170,9 +170,20 @@ def test_a_diagnosis_is_named_only_when_the_answer_matches_the_mistake():
     flipped = np.array([[5.0, 11], [23, 29]])
     case = _case(diagnoses={"flipped_kernel": flipped}, explanations={"flipped_kernel": "no flip"})
     r = _run(case, lambda im, k: flipped)
-    assert r.diagnosis == "flipped_kernel"
+    assert r.diagnoses == ("flipped_kernel",)
     assert cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip") in r.message
-    assert _run(case, lambda im, k: flipped + 1).diagnosis is None
+    assert _run(case, lambda im, k: flipped + 1).diagnoses == ()
+
+
+def test_every_mistake_an_answer_matches_is_named_in_the_cases_order_and_a_hidden_case_explains_each():
+    flipped = np.array([[5.0, 11], [23, 29]])
+    case = _case(visibility="hidden", diagnoses={"flipped_kernel": flipped, "rotated_kernel": flipped},
+                 explanations={"flipped_kernel": "no flip", "rotated_kernel": "rotated"})
+    r = _run(case, lambda im, k: flipped)
+    assert r.diagnoses == ("flipped_kernel", "rotated_kernel")
+    assert cc.hidden_output(r, case).splitlines()[-2:] == [
+        cc.DIAGNOSIS_MESSAGE.format(name="flipped_kernel", explanation="no flip"),
+        cc.DIAGNOSIS_MESSAGE.format(name="rotated_kernel", explanation="rotated")]
 
 
 def test_tuples_are_compared_element_by_element_and_named():
@@ -181,13 +192,13 @@ def test_tuples_are_compared_element_by_element_and_named():
                  diagnoses={"mean_instead_of_sum": (np.ones((2, 2)), np.zeros(3), np.arange(2.0) / 2)})
     r = _run(case, lambda *a: (np.ones((2, 2)), np.ones(3), np.arange(2.0) / 2))
     assert "dw:" in r.message and "db:" in r.message and "dx:" not in r.message
-    assert r.diagnosis == "mean_instead_of_sum"  # the mistake's own output matches; dw is wrong on top
+    assert r.diagnoses == ("mean_instead_of_sum",)  # the mistake's own output matches; dw is wrong on top
 
 
 def test_nan_where_a_number_is_expected_never_matches_an_overflow_diagnosis_by_accident():
     case = _case(diagnoses={"softmax_overflow": np.full((2, 2), np.nan)})
-    assert _run(case, lambda im, k: np.ones((2, 2))).diagnosis is None
-    assert _run(case, lambda im, k: np.full((2, 2), np.nan)).diagnosis == "softmax_overflow"
+    assert _run(case, lambda im, k: np.ones((2, 2))).diagnoses == ()
+    assert _run(case, lambda im, k: np.full((2, 2), np.nan)).diagnoses == ("softmax_overflow",)
 
 
 def test_the_case_inputs_survive_a_function_that_writes_into_them():

@@ -178,10 +178,10 @@ def test_a_nearest_neighbour_fools_the_self_check_but_not_the_grader():
     the reason?"""
     case = _case(HELD_OUT)
     namespace = dict(zip(("train_cnn", "predict"), _nearest_neighbour()))
-    shipped, _ = cc._score_accuracy(case, lambda n, a, k: cc.call_in_namespace(namespace, n, a, k))
+    shipped, _, _ = cc._score_accuracy(case, lambda n, a, k: cc.call_in_namespace(namespace, n, a, k))
     assert shipped == case.points
     result = _score(case, *_nearest_neighbour())
-    assert (result.points, result.diagnosis) == (0.0, capstone.DISAGREES)
+    assert (result.points, result.diagnoses) == (0.0, (capstone.DISAGREES,))
 
 
 def test_predict_agreeing_with_the_network_keeps_the_networks_score(trained):
@@ -198,7 +198,7 @@ def test_predict_agreeing_with_the_network_keeps_the_networks_score(trained):
 
     assert _score(case, lambda *a, **k: (trained, {}), predict_changing(0.03)).points == case.points
     result = _score(case, lambda *a, **k: (trained, {}), predict_changing(0.10))
-    assert (result.points, result.diagnosis) == (0.0, capstone.DISAGREES)
+    assert (result.points, result.diagnoses) == (0.0, (capstone.DISAGREES,))
     n = len(case.data["y"])
     assert capstone.DISAGREE_MESSAGE.format(agree=n - int(0.10 * n), n=n, need=capstone.AGREEMENT) in result.message
 
@@ -231,7 +231,7 @@ def test_an_answer_that_is_not_the_network_earns_nothing(trained, answer, messag
     def predict(params, x):
         raise AssertionError("predict must not be called")
     result = _score(case, lambda *a, **k: answer(trained), predict)
-    assert (result.points, result.status, result.diagnosis) == (0.0, "failed", diagnosis)
+    assert (result.points, result.status, result.diagnoses) == (0.0, "failed", (diagnosis,))
     assert message in result.message
     assert diagnosis in case.explanations
 
