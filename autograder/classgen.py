@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import nbformat
 
@@ -30,7 +30,7 @@ __all__ = ["Profile", "MISTAKE_CODE", "HOSTILE_CODE", "HOSTILE_KINDS", "STUDENT_
            "TIMESTAMP_FORMAT", "generate_class", "student_names", "write_due_dates"]
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
-DUE_DATES = {a: datetime(2026, 2, 2 + 7 * i, 23, 59, tzinfo=timezone.utc)
+DUE_DATES = {a: datetime(2026, 2, 2 + 7 * i, 23, 59, tzinfo=UTC)
              for i, a in enumerate(assignment_names())}
 LATE_SHARE = 0.125
 STUDENT_NAMES = ("amara", "bruno", "chen", "dalia", "emeka", "farah", "goran", "hana", "ivan", "jia", "kofi",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -327,7 +327,7 @@ def _exchange_files(course: Path, assignment: str, student: str, folder: Path, t
         try:  # no link followed anywhere below submitted/, a regular file only, capped before the read
             text = read_submission_bytes(src, _EXCHANGE_FILE_CAP, root=course.submitted).decode("utf-8")
         except (OSError, ValueError, SubmissionRefused):
-            text = (timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+            text = (timestamp or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
                     if name == "timestamp.txt" else secrets.token_hex(16))
         (folder / name).write_text(text, encoding="utf-8")
 

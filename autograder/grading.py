@@ -15,7 +15,6 @@ import functools
 import inspect
 import re
 import time
-from pathlib import Path
 
 import nbformat
 from nbformat.reader import NotJSONError
@@ -49,7 +48,7 @@ def cell_name(function: str) -> str:
     return f"{function}_check"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _worker_preamble() -> str:
     # The worker needs of convkit_check only its calling rule (convkit_check/calls.py: call_in_namespace and the
     # FunctionMissing it raises), run as the worker's own `convkit_check`; the cases' named test functions arrive

@@ -11,8 +11,8 @@ the same answer on a case, only the first is kept, so a generic name never hides
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -20,7 +20,7 @@ __all__ = ["WorkerCgroup", "cgroup_bases"]
 _CONTROLLER_FILES = {"pids": ("pids.max",), "cpu": ("cpu.max", "cpu.cfs_quota_us")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cgroup_bases() -> dict[str, str]:
     """``{controller: directory}`` for "pids" and "cpu": where this process may create child cgroups that have the
     controller (cgroup v1 hierarchies, or the v2 unified one with the controller enabled). Absent: not available."""

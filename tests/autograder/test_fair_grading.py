@@ -94,7 +94,7 @@ def _notebook(tmp_path, student):
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _graded(student, folder):
     assignment = SUBMISSIONS[student][0]
     path = _notebook(Path(folder), student)

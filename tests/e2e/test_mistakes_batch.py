@@ -8,7 +8,7 @@ table, never from the grader), and the mistake's name on each of those cases its
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -175,14 +174,12 @@ def test_forged_frames_are_validated_and_capped():
     src = (f"import os, sys\ndef f():\n    boot = sys.modules['__main__']\n"
            f"    boot.P.write_frame(boot.OUT, {{'ok': False, 'kind': 'student_error', 'type': 'ValueError', "
            f"'message': 'm', 'traceback': '', 'frames': {forged!r}}})\n    os._exit(0)\n")
-    with Sandbox(src, limits=FAST) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src, limits=FAST) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.frames == (("<cell 8>", 3, "ok_name"), ("<cell 9>", 1, "<module>"))
     many = [[f"<cell {i}>", i, "f"] for i in range(1, 11)]
-    with Sandbox(src.replace(repr(forged), repr(many)), limits=FAST) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src.replace(repr(forged), repr(many)), limits=FAST) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.frames == tuple((f"<cell {i}>", i, "f") for i in range(5, 11))
 
 
@@ -321,9 +318,8 @@ def test_layers_are_reported_with_reasons_for_the_missing_ones():
 def test_student_exception_carries_its_base_classes():
     """Does a student's ValueError subclass arrive with 'ValueError' among its type names?"""
     src = "class ShapeError(ValueError):\n    pass\n\ndef f():\n    raise ShapeError('x has shape (2,)')\n"
-    with Sandbox(src) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.type_name == "ShapeError"
     assert info.value.type_names[:2] == ("ShapeError", "ValueError")
     assert "x has shape (2,)" in info.value.message

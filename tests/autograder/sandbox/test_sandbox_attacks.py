@@ -40,7 +40,7 @@ def attack(mode, src, *args, needs=(), limits=None, **kw):
     """Run ``attack(*args)`` from ``src``; return its value or the SandboxError. ``needs``: layers that block it."""
     with Sandbox(src, limits=limits or limits_for(mode)) as sb:
         if needs and not set(needs) & set(sb.layers):
-            pytest.skip(f"none of the layers that block this attack is active here: "
+            pytest.skip("none of the layers that block this attack is active here: "
                         + "; ".join(f"{n}: {sb.missing.get(n, 'absent')}" for n in needs))
         try:
             return sb.call("attack", args=list(args), **kw)
