@@ -168,7 +168,7 @@ def generate_class(course_dir, assignments, n_students: int = 30, seed: int = 0,
         source = nbformat.read(str(source_path), as_version=4)
         rng = random.Random(f"{seed}-{a}")
         functions = graded_functions(released)
-        for student, spec in zip(names, _profiles(a, functions, n_students, rng, hostile)):
+        for student, spec in zip(names, _profiles(a, functions, n_students, rng, hostile), strict=True):
             stamp, late = _timestamp(a, rng)
             profile = Profile(assignment=a, timestamp=stamp, late=late,
                               diagnosed=spec.get("mistake") in MISTAKES, **spec)

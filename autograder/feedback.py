@@ -158,7 +158,7 @@ def _outputs(case, got) -> tuple[list[tuple[str, object, object]], str | None]:
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return [], PICTURE_NOT_OUTPUTS.format(expected=len(expected), got=_structure(got))
         names = list(case.output_names) or [f"result[{i}]" for i in range(len(expected))]
-        return [(n, e, g) for n, e, g in zip(names, expected, got) if compare(g, e, case, n)], None
+        return [(n, e, g) for n, e, g in zip(names, expected, got, strict=True) if compare(g, e, case, n)], None
     return [("result", expected, got)], None
 
 

@@ -257,7 +257,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
         message = CRASH_MESSAGE.format(reason=exc)
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", message), output=message,
                        load=LoadReport(False, str(exc)), layers=[], missing_layers={}, started=started)
-    tests = [_outcome(r, c) for r, c in zip(results, cases)]
+    tests = [_outcome(r, c) for r, c in zip(results, cases, strict=True)]
     lines = [f"{sum(t.score for t in tests):g} / {sum(c.points for c in cases):g} points"]
     lines += [f"cell {e.cell} raised {e.type_name}: {e.message}" for e in load.cell_errors]
     return _result(assignment, submission, sha, cases, tests, output="\n".join(lines), load=load, layers=layers,

@@ -371,7 +371,7 @@ def _same(a, b) -> bool:
         return isinstance(a, Raises) and isinstance(b, Raises) and a == b
     if isinstance(a, tuple) or isinstance(b, tuple):
         return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
+                and all(_same(x, y) for x, y in zip(a, b, strict=True)))
     try:
         a, b = np.asarray(a), np.asarray(b)
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=_SAME_RTOL, atol=0.0, equal_nan=True))

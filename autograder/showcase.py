@@ -39,7 +39,8 @@ def kernel_gallery(path: Path, size: int = 256) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows))
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (name, image, kernel) in zip(axes.flat, panels):
+    # the grid has rows * cols axes, the last row may have fewer panels: its spare axes stay blank
+    for ax, (name, image, kernel) in zip(axes.flat, panels, strict=False):
         lo, hi = np.percentile(image, [1, 99])
         ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
         title = name if kernel is None else f"{name}\n" + " ".join(

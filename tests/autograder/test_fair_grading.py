@@ -180,8 +180,8 @@ def test_the_self_check_and_the_grader_give_the_same_verdicts_on_the_public_case
     assert {cid: (r.status, r.points) for cid, r in mine.items()} == {
         cid: (graders[cid]["extra_data"]["kind"], graders[cid]["score"]) for cid in mine}
     if student == "conv_bias_column":
-        assert {r.status for c, r in zip(public, mine.values()) if c.kind == "array"} == {"error"}
-        assert all(BIAS_COLUMN_LINE in r.line for c, r in zip(public, mine.values()) if c.kind == "array")
+        assert {r.status for c, r in zip(public, mine.values(), strict=True) if c.kind == "array"} == {"error"}
+        assert all(BIAS_COLUMN_LINE in r.line for c, r in zip(public, mine.values(), strict=True) if c.kind == "array")
 
 
 @pytest.mark.slow  # a real pytest subprocess, ~4 s

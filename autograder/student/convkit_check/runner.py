@@ -51,7 +51,7 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
          f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
     ]
     weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
-    return (float(sum(w for w, (ok, _) in zip(weights, tests) if ok)),
+    return (float(sum(w for w, (ok, _) in zip(weights, tests, strict=True) if ok)),
             [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok])
 
 
@@ -214,9 +214,9 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
 
     out = [unconfirmed(c, r) if r.points and c.kind != "raises" and c.visibility == "visible" and not confirmed(c)
            else r for c, r in zip(cases, results, strict=True)]
-    works = {c.function for c, r in zip(cases, out) if c.kind != "raises" and r.points > 0}
+    works = {c.function for c, r in zip(cases, out, strict=True) if c.kind != "raises" and r.points > 0}
     return [unconfirmed(c, r) if r.points and c.kind == "raises" and c.function not in works else r
-            for c, r in zip(cases, out)]
+            for c, r in zip(cases, out, strict=True)]
 
 
 def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):
