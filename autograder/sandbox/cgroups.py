@@ -3,6 +3,7 @@ same share, and killing the cgroup reaps daemons that left the process group (la
 Works on cgroup v2 (the unified hierarchy, controllers enabled) and v1 (one hierarchy per controller)."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -62,10 +63,8 @@ def _probe(base: str, controller: str) -> bool:
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             probe.rmdir()
-        except OSError:
-            pass
     return False
 
 
@@ -119,19 +118,15 @@ class WorkerCgroup:
         import signal
         import time
         if "pids" in self.dirs:
-            try:
+            with contextlib.suppress(OSError):
                 (self.dirs["pids"] / "pids.max").write_text("0")
-            except OSError:
-                pass
         for _ in range(rounds):
             pids = self.pids()
             if not pids:
                 return True
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.005)
         return not self.pids()
 

@@ -149,7 +149,7 @@ def test_a_hidden_error_names_the_builtin_type_and_never_the_students_message(gr
     _, result = graded("conv_bias_column")
     # every case that runs the body raises; the bad-input case is rejected by the checks above it
     assert result["score"] == expected_score({"conv2d_forward": "body"}, "convolution")
-    for case_id, t in _tests_of(result, "conv2d_forward").items():
+    for t in _tests_of(result, "conv2d_forward").values():
         if t["extra_data"]["hidden"] and t["extra_data"]["kind"] == "error":
             first = cc.HIDDEN_PROBLEM_MESSAGES[cc.RAISED].format(function="conv2d_forward", type="ValueError")
             assert t["output"].splitlines()[1].startswith(first), t

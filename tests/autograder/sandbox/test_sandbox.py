@@ -159,9 +159,9 @@ def test_the_preamble_and_the_students_source_have_namespaces_of_their_own():
 
 
 def test_a_student_name_error_is_not_satisfied_by_the_preamble():
-    with Sandbox("def f(x):\n    return double(x)\n", limits=FAST, trusted_preamble=PREAMBLE) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f", args=[1])
+    with (Sandbox("def f(x):\n    return double(x)\n", limits=FAST, trusted_preamble=PREAMBLE) as sb,
+          pytest.raises(StudentError) as info):
+        sb.call("f", args=[1])
     assert info.value.type_name == "NameError" and "double" in info.value.message
 
 
