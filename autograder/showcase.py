@@ -64,7 +64,8 @@ def worked_examples_text() -> str:
         got = np.asarray(getattr(reference, ex.function)(*ex.args, **ex.kwargs)).squeeze()
         ok = np.allclose(got, ex.expected.squeeze())
         args = ", ".join(f"{k}={v}" for k, v in ex.kwargs.items())
-        lines.append(f"[{'ok' if ok else 'MISMATCH'}] {ex.id}: {ex.section} ({ex.function}{'; ' + args if args else ''})")
+        lines.append(f"[{'ok' if ok else 'MISMATCH'}] {ex.id}: {ex.section} "
+                     f"({ex.function}{'; ' + args if args else ''})")
         lines.extend("    " + row for row in np.array2string(got, precision=3, suppress_small=True).splitlines())
         if ex.erratum:
             lines.append(f"    slide erratum: {ex.erratum}")

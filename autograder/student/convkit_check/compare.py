@@ -125,7 +125,8 @@ def _problems(got, expected, case: Case, what: str = "result") -> list:
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             return [_Problem(what, WRONG_TYPE, KEYS_MESSAGE.format(
-                what=what, expected=sorted(expected), got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
+                what=what, expected=sorted(expected),
+                got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
         return [p for k in expected for p in _problems(got[k], expected[k], case, f"{what}[{k!r}]")]
     return _array_problems(got, expected, what, case)
 

@@ -29,7 +29,8 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str]]:
     """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
     each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
     kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
-    problems = compare(kernel, np.zeros((3, 3), dtype=int), Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
+    problems = compare(kernel, np.zeros((3, 3), dtype=int),
+                       Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
         return 0.0, problems
     k = np.asarray(kernel, dtype=np.float64).ravel()

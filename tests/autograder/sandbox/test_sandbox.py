@@ -185,7 +185,8 @@ def test_forged_frames_are_validated_and_capped():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_timeout_kills_the_worker_and_the_next_call_works(mode):
-    src = "import time\ndef spin():\n    while True:\n        pass\ndef nap():\n    time.sleep(60)\ndef ok():\n    return 'ok'\n"
+    src = ("import time\ndef spin():\n    while True:\n        pass\n"
+           "def nap():\n    time.sleep(60)\ndef ok():\n    return 'ok'\n")
     with Sandbox(src, limits=limits_for(mode, call_timeout_s=SHORT_TIMEOUT_S)) as sb:
         for fn in ("spin", "nap"):
             pid = sb._proc.pid
@@ -244,7 +245,8 @@ def test_values_that_cannot_cross_become_errors(name):
 
 
 def test_ndarray_subclass_with_a_lying_eq_arrives_as_plain_data():
-    src = ("import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, o):\n        return np.ones(self.shape, bool)\n"
+    src = ("import numpy as np\nclass Liar(np.ndarray):\n"
+           "    def __eq__(self, o):\n        return np.ones(self.shape, bool)\n"
            "    def __array_finalize__(self, obj):\n        pass\n"
            "def f():\n    return np.arange(4.0).view(Liar)\n")
     with Sandbox(src, limits=FAST) as sb:
