@@ -31,8 +31,7 @@ def teaching() -> list:
 
             | function | returns |
             | --- | --- |
-            | `numerical_gradient(f, x, dout, h=1e-5)` | the gradient estimated by nudging each input: your lie """
-            """detector |
+            | `numerical_gradient(f, x, dout, h=1e-5)` | the gradient estimated by nudging each input: your lie detector |
             | `relu_backward(dout, x)` | `dx` |
             | `dense_backward(dout, x, w)` | `(dx, dw, db)` |
             | `flatten_backward(dout, x_shape)` | `dx` |
@@ -72,8 +71,7 @@ def teaching() -> list:
 
 
             def rel_error(a, b):
-                """Relative difference ||a - b|| / (||a|| + ||b||) of two arrays: 0 when equal, '''
-                '''about 1 when unrelated."""
+                """Relative difference ||a - b|| / (||a|| + ||b||) of two arrays: 0 when equal, about 1 when unrelated."""
                 a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
                 return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))
 
@@ -120,8 +118,7 @@ def teaching() -> list:
                         ax.annotate("", xy=((k - 1) * 1.5 + 0.45, -0.18), xytext=(k * 1.5 - 0.45, -0.18),
                                     arrowprops=dict(arrowstyle="->", color="crimson"))
                 ax.text(5.25, 0.45, "forward: values", ha="center")
-                ax.text(5.25, -0.5, "backward: dL/d(value), each box applies its local slope", ha="center", '''
-                '''color="crimson")
+                ax.text(5.25, -0.5, "backward: dL/d(value), each box applies its local slope", ha="center", color="crimson")
                 ax.set_xlim(-0.7, 11.2)
                 ax.set_ylim(-0.7, 0.7)
                 ax.axis("off")
@@ -255,8 +252,7 @@ def teaching() -> list:
             course. For one example with label `y`:
 
             $$L = -z_y + \\log \\sum_k e^{z_k} \\quad\\Rightarrow\\quad
-              \\frac{\\partial L}{\\partial z_k} = \\frac{e^{z_k}}{\\sum_j e^{z_j}} - [k = y] = p_k - """
-              """\\mathrm{onehot}(y)_k$$
+              \\frac{\\partial L}{\\partial z_k} = \\frac{e^{z_k}}{\\sum_j e^{z_j}} - [k = y] = p_k - \\mathrm{onehot}(y)_k$$
 
             The gradient pushes every wrong class's score down by its probability, and the right class's score up
             by `1 - p_y`: the more confident and wrong the network, the harder the push. For the **mean** over
@@ -277,20 +273,17 @@ def teaching() -> list:
                 p = softmax(z)[0]
                 onehot = np.eye(5)[y[0]]
                 fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharey=True)
-                for ax, v, title in zip(axes, (p, onehot, dz[0]), ("p = softmax(z)", "onehot(y), y = 0", '''
-                '''"dz = p - onehot")):
+                for ax, v, title in zip(axes, (p, onehot, dz[0]), ("p = softmax(z)", "onehot(y), y = 0", "dz = p - onehot")):
                     ax.bar(range(5), v, color=["tab:green" if k == y[0] else "tab:blue" for k in range(5)])
                     ax.axhline(0, color="k", lw=0.5)
                     ax.set_title(title)
                     ax.set_xlabel("class k")
                 plt.show()
-                print("gradient descent moves z by -dz: up for the true class 0, '''
-                '''down for the others (most for class 4).")
+                print("gradient descent moves z by -dz: up for the true class 0, down for the others (most for class 4).")
                 rng = np.random.default_rng(3)
                 z = rng.standard_normal((4, 5))
                 y = rng.integers(0, 5, 4)
-                report("dz", softmax_cross_entropy_backward(z, y), numerical_gradient(lambda v: cross_entropy(v, y), '''
-                '''z, 1.0))
+                report("dz", softmax_cross_entropy_backward(z, y), numerical_gradient(lambda v: cross_entropy(v, y), z, 1.0))
             '''),
         nb.markdown(f"""
             ## 7. Max pooling: the gradient flows to the maximum

@@ -39,8 +39,7 @@ _CELLS = {
                 raise TypeError(f"x must be float64 (a step of h is lost in float32 rounding), got dtype {x.dtype} "
                                 f"with shape {x.shape}")
             if not x.flags.writeable:
-                raise ValueError(f"x must be writeable (it is perturbed in place), '''
-                '''got a read-only array of shape {x.shape}")
+                raise ValueError(f"x must be writeable (it is perturbed in place), got a read-only array of shape {x.shape}")
             dout = as_float_array(dout, "dout").astype(np.float64, copy=False)
             if isinstance(h, bool) or not isinstance(h, numbers.Real):
                 raise TypeError(f"h must be a real number, got {h!r}")
@@ -98,8 +97,7 @@ _CELLS = {
             w = as_float_array(w, "w", 2, "(D, M)")
             dout = as_float_array(dout, "dout", 2, "(N, M)")
             if w.shape[0] != x.shape[1]:
-                raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, '''
-                '''got shape {w.shape}")
+                raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, got shape {w.shape}")
             if dout.shape != (x.shape[0], w.shape[1]):
                 raise ValueError(f"dout must have shape (N, M) = {(x.shape[0], w.shape[1])} for x {x.shape} and "
                                  f"w {w.shape}, got shape {dout.shape}")
@@ -241,8 +239,7 @@ _CELLS = {
                 raise ValueError(f"kernel w of shape {w.shape} does not fit x of shape {x.shape} padded by {(PH, PW)}")
             Ho, Wo = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
             if dout.shape != (N, F, Ho, Wo):
-                raise ValueError(f"dout must have shape (N, F, H', W') = {(N, F, Ho, Wo)} for x {x.shape}, '''
-                '''w {w.shape}, "
+                raise ValueError(f"dout must have shape (N, F, H', W') = {(N, F, Ho, Wo)} for x {x.shape}, w {w.shape}, "
                                  f"stride {(SH, SW)}, pad {(PH, PW)}; got shape {dout.shape}")
         ''', '''
         dtype = same_float_dtype(dout, x, w)
@@ -292,8 +289,7 @@ def solutions() -> dict[str, nbformat.NotebookNode]:
 # The forward passes the demos' gradient checks differentiate: the student pastes their own from assignments 1-2.
 # Compact versions without input checks (the student's own have them); a test compares them with the reference.
 FORWARD_PASTE = {
-    "conv2d_forward": ("def conv2d_forward(x, w, b, stride=1, pad=0):", "assignment 1: (N, C, H, W) -> (N, F, H', W')",
-                       '''
+    "conv2d_forward": ("def conv2d_forward(x, w, b, stride=1, pad=0):", "assignment 1: (N, C, H, W) -> (N, F, H', W')", '''
         (SH, SW), (PH, PW) = pair(stride, "stride"), pair(pad, "pad", allow_zero=True)
         xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
         windows = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::SH, ::SW]

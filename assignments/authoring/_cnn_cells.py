@@ -81,8 +81,7 @@ def teaching() -> list:
             n_val = len(y_all) // 5
             x_val, y_val = x_all[split[:n_val]], y_all[split[:n_val]]
             x_train, y_train = x_all[split[n_val:]], y_all[split[n_val:]]
-            print(f"training: {{x_train.shape}}, validation: {{x_val.shape}}, pixel values in [{{x_all.min()}}, '''
-            f'''{{x_all.max()}}]")
+            print(f"training: {{x_train.shape}}, validation: {{x_val.shape}}, pixel values in [{{x_all.min()}}, {{x_all.max()}}]")
 
 
             @picture
@@ -167,8 +166,7 @@ def teaching() -> list:
                     def loss_of(value, key=key):
                         return np.array(cnn_loss_and_grads({**small, key: value}, xs, ys)[0])
                     numeric = numerical_gradient(loss_of, small[key].copy(), np.array(1.0))
-                    err = np.linalg.norm(grads[key] - numeric) / max(np.linalg.norm(grads[key]) + '''
-                    '''np.linalg.norm(numeric), 1e-12)
+                    err = np.linalg.norm(grads[key] - numeric) / max(np.linalg.norm(grads[key]) + np.linalg.norm(numeric), 1e-12)
                     print(f"{key}: relative error {err:.1e}", "OK" if err < 1e-6 else "MISMATCH")
             '''),
         nb.markdown("""
@@ -183,8 +181,7 @@ def teaching() -> list:
             ## 7. Predictions
 
             The predicted class is the one with the highest score (softmax does not change the order, so the logits
-            suffice). Work through `x` in batches so that memory stays bounded for any number of images. (`predict` """
-            """comes before
+            suffice). Work through `x` in batches so that memory stays bounded for any number of images. (`predict` comes before
             the training loop because the check of `train_cnn` trains your network and scores its predictions.)
             """),
         "predict",
@@ -217,8 +214,7 @@ def teaching() -> list:
                 start = time.perf_counter()
                 trained, history = train_cnn(x_train, y_train, validation=(x_val, y_val),
                                              callback=lambda e, p, h: print(f"epoch {e:2d}: loss {h['loss'][-1]:.3f}, "
-                                                                            f"val accuracy '''
-                                                                            '''{h['val_accuracy'][-1]:.3f}"))
+                                                                            f"val accuracy {h['val_accuracy'][-1]:.3f}"))
                 print(f"trained in {time.perf_counter() - start:.1f} s")
             '''),
         nb.demo_code('''
@@ -319,8 +315,7 @@ def teaching() -> list:
                 left.imshow(confusion, cmap="Blues")
                 for (r, c), v in np.ndenumerate(confusion):
                     if v:
-                        left.text(c, r, str(v), ha="center", va="center", color="white" if v > confusion.max() / 2 '''
-                        '''else "black")
+                        left.text(c, r, str(v), ha="center", va="center", color="white" if v > confusion.max() / 2 else "black")
                 left.set_xticks(range(10))
                 left.set_yticks(range(10))
                 left.set_xlabel("predicted")

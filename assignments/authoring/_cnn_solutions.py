@@ -130,8 +130,7 @@ _CELLS = {
                 raise TypeError("cache must be the dict returned by cnn_forward")
             dlogits = as_float_array(dlogits, "dlogits", 2, "(N, K)")
             if dlogits.shape != cache["logits"].shape:
-                raise ValueError(f"dlogits must have the shape of the logits {cache['logits'].shape}, '''
-                '''got {dlogits.shape}")
+                raise ValueError(f"dlogits must have the shape of the logits {cache['logits'].shape}, got {dlogits.shape}")
         ''', '''
         # The forward layers in reverse; each backward pass takes the gradient from above and that layer's input.
         pad1, pad2 = params["w1"].shape[-1] // 2, params["w2"].shape[-1] // 2

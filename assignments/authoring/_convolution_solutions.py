@@ -153,16 +153,13 @@ def solutions() -> dict:
                 w = as_float_array(w, "w", 4, "(F, C, KH, KW)")
                 b = as_float_array(b, "b", 1, "(F,)")
                 if w.shape[1] != x.shape[1]:
-                    raise ValueError(f"w of shape {w.shape} has C={w.shape[1]} channels but x of shape {x.shape} has '''
-                    '''C={x.shape[1]}")
+                    raise ValueError(f"w of shape {w.shape} has C={w.shape[1]} channels but x of shape {x.shape} has C={x.shape[1]}")
                 if b.shape[0] != w.shape[0]:
-                    raise ValueError(f"b of shape {b.shape} must have F={w.shape[0]} entries, '''
-                    '''one per filter of w {w.shape}")
+                    raise ValueError(f"b of shape {b.shape} must have F={w.shape[0]} entries, one per filter of w {w.shape}")
                 sh, sw = pair(stride, "stride")
                 ph, pw = pair(pad, "pad", allow_zero=True)
                 if w.shape[2] > x.shape[2] + 2 * ph or w.shape[3] > x.shape[3] + 2 * pw:
-                    raise ValueError(f"kernel w of shape {w.shape} does not fit x of shape {x.shape} padded by '''
-                    '''({ph}, {pw})")
+                    raise ValueError(f"kernel w of shape {w.shape} does not fit x of shape {x.shape} padded by ({ph}, {pw})")
             ''', '''
             dtype = same_float_dtype(x, w, b)
             xp = zero_pad(x, (ph, pw)).astype(dtype)

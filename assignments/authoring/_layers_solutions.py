@@ -106,11 +106,9 @@ def solutions() -> dict:
                 w = as_float_array(w, "w", 2, "(D, M)")
                 b = as_float_array(b, "b", 1, "(M,)")
                 if w.shape[0] != x.shape[1]:
-                    raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, '''
-                    '''got shape {w.shape}")
+                    raise ValueError(f"w must have shape (D, M) with D = {x.shape[1]} from x of shape {x.shape}, got shape {w.shape}")
                 if b.shape != (w.shape[1],):
-                    raise ValueError(f"b must have shape (M,) = ({w.shape[1]},) for w of shape {w.shape}, '''
-                    '''got shape {b.shape}")
+                    raise ValueError(f"b must have shape (M,) = ({w.shape[1]},) for w of shape {w.shape}, got shape {b.shape}")
             ''', '''
             dtype = same_float_dtype(x, w, b)
             return x.astype(dtype) @ w.astype(dtype) + b.astype(dtype)
@@ -146,11 +144,9 @@ def solutions() -> dict:
                 if not np.issubdtype(y.dtype, np.integer):
                     raise TypeError(f"y must hold integer class labels, got dtype {{y.dtype}} with shape {{y.shape}}")
                 if y.shape != (z.shape[0],) or z.shape[0] == 0:
-                    raise ValueError(f"y must have shape (N,) = ({{z.shape[0]}},) with N >= 1 for z of shape '''
-                    f'''{{z.shape}}, got shape {{y.shape}}")
+                    raise ValueError(f"y must have shape (N,) = ({{z.shape[0]}},) with N >= 1 for z of shape {{z.shape}}, got shape {{y.shape}}")
                 if y.min() < 0 or y.max() >= z.shape[1]:
-                    raise ValueError(f"y must hold labels in [0, K) = [0, '''
-                    f'''{{z.shape[1]}}) for z of shape {{z.shape}}, got [{{y.min()}}, {{y.max()}}]")
+                    raise ValueError(f"y must hold labels in [0, K) = [0, {{z.shape[1]}}) for z of shape {{z.shape}}, got [{{y.min()}}, {{y.max()}}]")
             ''', '''
             z64 = z.astype(np.float64)
             top = z64.max(axis=1, keepdims=True)

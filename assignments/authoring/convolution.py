@@ -166,8 +166,7 @@ def teaching() -> list:
             (it becomes `n + 2p` wide), and **stride** `s` moves the window `s` pixels at a time instead of one.
             Together:
 
-            $$n' = \\left\\lfloor \\frac{n + 2p - k}{s} \\right\\rfloor + 1 \\quad \\text{(in Python: `(n + 2*p - k) """
-            """// s + 1`)}$$
+            $$n' = \\left\\lfloor \\frac{n + 2p - k}{s} \\right\\rfloor + 1 \\quad \\text{(in Python: `(n + 2*p - k) // s + 1`)}$$
 
             Implement `output_size(n, k, stride=1, pad=0)`. When the kernel does not fit in the padded image
             (`k > n + 2p`) there is no output at all: raise a `ValueError` that says so.
@@ -226,10 +225,8 @@ def teaching() -> list:
                 kernel = np.arange(1.0, 10.0).reshape(3, 3)
                 fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
                 for ax, (title, out) in zip(axes, [("kernel", kernel),
-                                                   ("correlate2d: the kernel appears flipped", correlate2d(image, """
-                                                   """kernel, pad=1)),
-                                                   ("convolve2d: the kernel appears as is", convolve2d(image, """
-                                                   """kernel, pad=1))]):
+                                                   ("correlate2d: the kernel appears flipped", correlate2d(image, kernel, pad=1)),
+                                                   ("convolve2d: the kernel appears as is", convolve2d(image, kernel, pad=1))]):
                     ax.imshow(out, cmap="viridis")
                     for (r, c), v in np.ndenumerate(out):
                         if v:
@@ -245,8 +242,7 @@ def teaching() -> list:
             Sobel kernels respond to horizontal or vertical changes of brightness. The slides' vertical-edge
             example shows why: `[1, 0, -1]` in every row gives `-765` where black turns white and `+765` where
             white turns black. `KERNELS` (in the setup cell) holds the slides' kernels; the check below confirms
-            it still holds them (keep it unchanged: the grader checks it too, """
-            """for no points: the table is given). Here they are on the photograph,
+            it still holds them (keep it unchanged: the grader checks it too, for no points: the table is given). Here they are on the photograph,
             using your `rgb_to_grayscale` and `correlate2d`.
             """),
         "KERNELS",
@@ -256,8 +252,7 @@ def teaching() -> list:
                 gray = rgb_to_grayscale(PHOTO[::2, ::2]) / 255.0     # half size keeps this quick
                 panels = [("original", gray)] + [(n, correlate2d(gray, k, pad="same")) for n, k in KERNELS.items()]
                 cols = 5
-                fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(3.2 * cols, """
-                """3.4 * -(-len(panels) // cols)))
+                fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(3.2 * cols, 3.4 * -(-len(panels) // cols)))
                 for ax in axes.flat:
                     ax.axis("off")
                 for ax, (name, img) in zip(axes.flat, panels):
@@ -334,8 +329,7 @@ def teaching() -> list:
                 sobel = KERNELS["sobel_x"]
                 w = np.stack([np.stack([sobel, sobel, sobel]),                  # vertical edges, any colour
                               np.stack([sobel.T, sobel.T, sobel.T]),            # horizontal edges
-                              np.stack([KERNELS["box_blur"], -KERNELS["box_blur"] / 2, -KERNELS["box_blur"] / 2]), """
-                              """ # "redness"
+                              np.stack([KERNELS["box_blur"], -KERNELS["box_blur"] / 2, -KERNELS["box_blur"] / 2]),  # "redness"
                               np.stack([np.zeros((3, 3)), np.zeros((3, 3)), KERNELS["laplacian"]])])  # blue detail
                 out = conv2d_forward(x, w, np.zeros(4), pad=1)
                 names = ["vertical edges", "horizontal edges", "red minus the rest", "blue-channel Laplacian"]
@@ -365,14 +359,12 @@ def teaching() -> list:
                 k = diagonal_edge_kernel()
                 yy, xx = np.mgrid[:32, :32]
                 tests = {"diagonal edge": (xx > yy).astype(float), "vertical edge": (xx > 16).astype(float),
-                         "horizontal edge": (yy > 16).astype(float), "photograph": rgb_to_grayscale(PHOTO[::3, """
-                         """::3]) / 255}
+                         "horizontal edge": (yy > 16).astype(float), "photograph": rgb_to_grayscale(PHOTO[::3, ::3]) / 255}
                 fig, axes = plt.subplots(2, len(tests), figsize=(14, 6.5))
                 for col, (name, img) in enumerate(tests.items()):
                     out = correlate2d(img, k)                 # valid: no zero border to respond to
                     axes[0, col].imshow(img, cmap="gray"); axes[0, col].set_title(name)
-                    axes[1, col].imshow(np.abs(out), cmap="magma"); axes[1, col].set_title(f"|response|, """
-                    """max {np.abs(out).max():.2f}")
+                    axes[1, col].imshow(np.abs(out), cmap="magma"); axes[1, col].set_title(f"|response|, max {np.abs(out).max():.2f}")
                 for ax in axes.flat:
                     ax.axis("off")
                 plt.show()

@@ -70,10 +70,8 @@ def teaching() -> list:
             def _():
                 fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
                 lim = np.abs(EDGES).max()
-                axes[0].imshow(EDGES[0, 0], cmap="RdBu_r", vmin=-lim, vmax=lim); axes[0].set_title("feature map (red """
-                """> 0 > blue)")
-                axes[1].imshow(relu(EDGES)[0, 0], cmap="RdBu_r", vmin=-lim, """
-                """vmax=lim); axes[1].set_title("relu(feature map)")
+                axes[0].imshow(EDGES[0, 0], cmap="RdBu_r", vmin=-lim, vmax=lim); axes[0].set_title("feature map (red > 0 > blue)")
+                axes[1].imshow(relu(EDGES)[0, 0], cmap="RdBu_r", vmin=-lim, vmax=lim); axes[1].set_title("relu(feature map)")
                 for ax in axes:
                     ax.axis("off")
                 plt.show()
@@ -115,8 +113,7 @@ def teaching() -> list:
                           ("max_pool2d 16x16", max_pool2d(maps, 16))]
                 fig, axes = plt.subplots(1, len(panels), figsize=(18, 4))
                 for ax, (name, m) in zip(axes, panels):   # one colour scale, so averaging's fading shows
-                    ax.imshow(m[0, 0], cmap="magma", vmin=0, vmax=maps.max()); ax.set_title(f"{name}\\n{m.shape}", """
-                    """fontsize=9); ax.axis("off")
+                    ax.imshow(m[0, 0], cmap="magma", vmin=0, vmax=maps.max()); ax.set_title(f"{name}\\n{m.shape}", fontsize=9); ax.axis("off")
                 plt.show()
             """),
         markdown("""
