@@ -78,7 +78,7 @@ def _extract(zf: zipfile.ZipFile, m: zipfile.ZipInfo, target: Path) -> str | Non
     """Unpack one member to ``target``; the refusal reason when it cannot be."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        out = open(target, "xb")
+        out = open(target, "xb")  # noqa: SIM115  (closed by the with below; opened apart: here OSError = a clash)
     except OSError:  # a file where a folder should be, or the path taken: two members claim it
         return ZIP_PATH_CLASH
     try:

@@ -9,9 +9,9 @@ sandbox limits of one submission, the files a release carries beside the noteboo
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from autograder.sandbox import Limits
 

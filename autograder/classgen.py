@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 
 import nbformat
@@ -31,7 +31,7 @@ __all__ = ["Profile", "MISTAKE_CODE", "HOSTILE_CODE", "HOSTILE_KINDS", "STUDENT_
            "TIMESTAMP_FORMAT", "generate_class", "student_names", "write_due_dates"]
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
-DUE_DATES = {a: datetime(2026, 2, 2 + 7 * i, 23, 59, tzinfo=timezone.utc)
+DUE_DATES = {a: datetime(2026, 2, 2 + 7 * i, 23, 59, tzinfo=UTC)
              for i, a in enumerate(assignment_names())}
 LATE_SHARE = 0.125
 STUDENT_NAMES = ("amara", "bruno", "chen", "dalia", "emeka", "farah", "goran", "hana", "ivan", "jia", "kofi",
@@ -179,7 +179,7 @@ def generate_class(course_dir, assignments, n_students: int = 30, seed: int = 0,
         source = nbformat.read(str(source_path), as_version=4)
         rng = random.Random(f"{seed}-{a}")
         functions = graded_functions(released)
-        for student, spec in zip(names, _profiles(a, functions, n_students, rng, hostile)):
+        for student, spec in zip(names, _profiles(a, functions, n_students, rng, hostile), strict=True):
             stamp, late = _timestamp(a, rng)
             profile = Profile(assignment=a, timestamp=stamp, late=late,
                               diagnosed=spec.get("mistake") in MISTAKES, **spec)

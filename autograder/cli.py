@@ -80,7 +80,8 @@ def grade(assignment, paths, course, workers, force, db_url, wait):
     except (SubmissionError, ValueError, CourseLocked) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
-        raise click.ClickException("interrupted: every result finished so far is kept; run again to grade the rest")
+        raise click.ClickException(
+            "interrupted: every result finished so far is kept; run again to grade the rest") from None
     click.echo(summary.line())
     from autograder.safe_text import safe_line
 

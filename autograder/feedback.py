@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -159,7 +159,7 @@ def _outputs(case, got) -> tuple[list[tuple[str, object, object]], str | None]:
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return [], PICTURE_NOT_OUTPUTS.format(expected=len(expected), got=_structure(got))
         names = list(case.output_names) or [f"result[{i}]" for i in range(len(expected))]
-        return [(n, e, g) for n, e, g in zip(names, expected, got) if compare(g, e, case, n)], None
+        return [(n, e, g) for n, e, g in zip(names, expected, got, strict=True) if compare(g, e, case, n)], None
     return [("result", expected, got)], None
 
 
@@ -334,7 +334,7 @@ def _exchange_files(course: Course, assignment: str, student: str, folder: Path,
         try:  # no link followed anywhere below submitted/, a regular file only, capped before the read
             text = read_submission_bytes(src, _EXCHANGE_FILE_CAP, root=course.submitted).decode("utf-8")
         except (OSError, ValueError, SubmissionRefused):
-            text = (timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+            text = (timestamp or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
                     if name == "timestamp.txt" else secrets.token_hex(16))
         (folder / name).write_text(text, encoding="utf-8")
 

@@ -56,7 +56,7 @@ def course_lock(course: Path, what: str, wait: bool = False):
         except BlockingIOError:
             holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "holder unknown"
             raise CourseLocked(LOCKED_MESSAGE.format(holder=holder)) from None
-        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}, grading {what}".encode(), 0)
         yield
@@ -96,7 +96,7 @@ def _cases(assignment: str):
     return _WORKER_CASES[assignment]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def other_functions(assignment: str) -> dict[str, set[str]]:
     """The other assignments' graded functions, to recognise a notebook submitted for the wrong assignment
     (computed only when a notebook has none of this assignment's cells: the cnn's cases take a second)."""

@@ -15,7 +15,6 @@ import functools
 import inspect
 import re
 import time
-from pathlib import Path
 
 import nbformat
 from nbformat.reader import NotJSONError
@@ -49,7 +48,7 @@ def cell_name(function: str) -> str:
     return f"{function}_check"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _worker_preamble() -> str:
     # The worker needs of convkit_check only its calling rule (convkit_check/calls.py: call_in_namespace and the
     # FunctionMissing it raises), run as the worker's own `convkit_check`; the cases' named test functions arrive
@@ -259,7 +258,7 @@ def grade_submission(assignment: str, submission: Submission, cases: list, other
         message = CRASH_MESSAGE.format(reason=exc)
         return _result(assignment, submission, sha, cases, _zero_tests(cases, "error", message), output=message,
                        load=LoadReport(False, str(exc)), layers=[], missing_layers={}, started=started)
-    tests = [_outcome(r, c) for r, c in zip(results, cases)]
+    tests = [_outcome(r, c) for r, c in zip(results, cases, strict=True)]
     lines = [f"{sum(t.score for t in tests):g} / {sum(c.points for c in cases):g} points"]
     lines += [f"cell {e.cell} raised {e.type_name}: {e.message}" for e in load.cell_errors]
     return _result(assignment, submission, sha, cases, tests, output="\n".join(lines), load=load, layers=layers,

@@ -84,7 +84,7 @@ def _normalised(text: str) -> tuple[str, ...]:
                  if line.strip() and not _DELIMITER_LINE.match(line))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_solutions(assignment: str) -> dict[str, tuple[str, ...]]:
     """``{grade_id: normalised source}`` of the source notebook's solution cells (empty without a source)."""
     from autograder.notebooks import read_notebook

@@ -11,8 +11,9 @@ the same answer on a case, only the first is kept, so a generic name never hides
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -212,7 +213,8 @@ _M = [
         "output_size": lambda n, k, stride=1, pad=0: (n + pad - k) // stride + 1 if pad else None}),
     Mistake("grayscale_unweighted", "you averaged R, G and B equally: luminance weighs them 0.299, 0.587, 0.114", {
         "rgb_to_grayscale": lambda img: np.asarray(img, dtype=np.float64).mean(axis=-1)}),
-    Mistake("grayscale_bgr", "the weights are applied in reverse order: channel 0 is R (0.299), channel 2 is B (0.114)", {
+    Mistake("grayscale_bgr",
+            "the weights are applied in reverse order: channel 0 is R (0.299), channel 2 is B (0.114)", {
         "rgb_to_grayscale": lambda img: image.rgb_to_grayscale(np.asarray(img)[..., ::-1])}),
     Mistake("kernel_not_normalised", "a blur kernel is divided by the sum of its entries, so the image keeps its "
             "brightness (box blur: / 9, Gaussian: / 16)", {
@@ -241,8 +243,9 @@ _M = [
                 "dense_backward": _db_mean(layers.dense_backward, 0)}),
     Mistake("sum_instead_of_mean", "average pooling divides the window sum by the window size KH * KW", {
         "avg_pool2d": pool.sum_pool2d, "avg_pool2d_backward": pool.sum_pool2d_backward}),
-    Mistake("dw_not_summed_over_batch", "dw must add the contributions of EVERY image in the batch, not only the first", {
-        "conv2d_backward": _first_image(conv.conv2d_backward, 1), "dense_backward": _first_image(layers.dense_backward, 1)}),
+    Mistake("dw_not_summed_over_batch", "dw must add the contributions of EVERY image in the batch, not only the first",
+            {"conv2d_backward": _first_image(conv.conv2d_backward, 1),
+             "dense_backward": _first_image(layers.dense_backward, 1)}),
     Mistake("grad_to_all_tied_maxima",
             "when several elements tie for a window's maximum, only the first (row-major) receives the gradient", {
                 "max_pool2d_backward": _max_pool_backward_all_ties}),
@@ -371,7 +374,7 @@ def _same(a, b) -> bool:
         return isinstance(a, Raises) and isinstance(b, Raises) and a == b
     if isinstance(a, tuple) or isinstance(b, tuple):
         return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
+                and all(_same(x, y) for x, y in zip(a, b, strict=True)))
     try:
         a, b = np.asarray(a), np.asarray(b)
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=_SAME_RTOL, atol=0.0, equal_nan=True))

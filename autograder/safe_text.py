@@ -100,6 +100,8 @@ def hide_paths(text: str, roots=()) -> str:
 
     for root in sorted({str(r) for p in roots for r in (Path(p), Path(p).resolve())}, key=len, reverse=True):
         if len(root) > 1:
-            text = re.sub(re.escape(root) + r"(?:[\\/][^\s'\"<>:;,()\[\]]*)?",
-                          lambda m: (last(m) if m.group(0) != root else "") or CUT_MARK, text)
+            def cut(match: re.Match, root: str = root) -> str:
+                return (last(match) if match.group(0) != root else "") or CUT_MARK
+
+            text = re.sub(re.escape(root) + r"(?:[\\/][^\s'\"<>:;,()\[\]]*)?", cut, text)
     return _ABS_PATH.sub(last, text)

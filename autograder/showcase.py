@@ -39,7 +39,8 @@ def kernel_gallery(path: Path, size: int = 256) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows))
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (name, image, kernel) in zip(axes.flat, panels):
+    # the grid has rows * cols axes, the last row may have fewer panels: its spare axes stay blank
+    for ax, (name, image, kernel) in zip(axes.flat, panels, strict=False):
         lo, hi = np.percentile(image, [1, 99])
         ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
         title = name if kernel is None else f"{name}\n" + " ".join(
@@ -63,7 +64,8 @@ def worked_examples_text() -> str:
         got = np.asarray(getattr(reference, ex.function)(*ex.args, **ex.kwargs)).squeeze()
         ok = np.allclose(got, ex.expected.squeeze())
         args = ", ".join(f"{k}={v}" for k, v in ex.kwargs.items())
-        lines.append(f"[{'ok' if ok else 'MISMATCH'}] {ex.id}: {ex.section} ({ex.function}{'; ' + args if args else ''})")
+        lines.append(f"[{'ok' if ok else 'MISMATCH'}] {ex.id}: {ex.section} "
+                     f"({ex.function}{'; ' + args if args else ''})")
         lines.extend("    " + row for row in np.array2string(got, precision=3, suppress_small=True).splitlines())
         if ex.erratum:
             lines.append(f"    slide erratum: {ex.erratum}")

@@ -1,1 +1,2 @@
-"""Scripts that write the nbgrader source notebooks (``python -m assignments.authoring.<name>``) and their cell builders."""
+"""Scripts that write the nbgrader source notebooks (``python -m assignments.authoring.<name>``) and their cell
+builders."""

@@ -25,7 +25,8 @@ __all__ = ["NAME", "TITLE", "PATH", "teaching", "solutions"]
 def _kernels_source() -> str:
     import reference
 
-    rows = [f"    {name!r}: {nb.array_literal(k, indent=4 + len(repr(name)) + 2)}," for name, k in reference.KERNELS.items()]
+    rows = [f"    {name!r}: {nb.array_literal(k, indent=4 + len(repr(name)) + 2)},"
+            for name, k in reference.KERNELS.items()]
     return "\n".join(["# The slides' named 3x3 kernels (provided, not graded).", "KERNELS = {", *rows, "}"])
 
 

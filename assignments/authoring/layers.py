@@ -24,7 +24,8 @@ def teaching() -> list:
     """The notebook in reading order; a plain string ``"fn"`` marks where fn's solution and check cells go."""
     from reference.slides import by_id
 
-    relu_ex, max_ex, avg_ex, max2 = by_id("relu-4x4"), by_id("max-pool-4x4"), by_id("avg-pool-4x4"), by_id("max-pool-2x2")
+    relu_ex, max_ex = by_id("relu-4x4"), by_id("max-pool-4x4")
+    avg_ex, max2 = by_id("avg-pool-4x4"), by_id("max-pool-2x2")
     return [
         markdown(f"""
             # Assignment 2 — {TITLE}

@@ -120,7 +120,7 @@ def filled_release(released, source, body_for) -> nbformat.NotebookNode:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("solution"):
             continue
-        pairs = zip(stub_functions(cell.source), region_bodies(solutions[meta["grade_id"]]))
+        pairs = zip(stub_functions(cell.source), region_bodies(solutions[meta["grade_id"]]), strict=True)
         cell.source = fill_stubs(cell.source, [body_for(fn, solution) for fn, solution in pairs])
     return nb
 

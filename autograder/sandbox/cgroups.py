@@ -3,6 +3,7 @@ same share, and killing the cgroup reaps daemons that left the process group (la
 Works on cgroup v2 (the unified hierarchy, controllers enabled) and v1 (one hierarchy per controller)."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -20,7 +21,7 @@ __all__ = ["WorkerCgroup", "cgroup_bases"]
 _CONTROLLER_FILES = {"pids": ("pids.max",), "cpu": ("cpu.max", "cpu.cfs_quota_us")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cgroup_bases() -> dict[str, str]:
     """``{controller: directory}`` for "pids" and "cpu": where this process may create child cgroups that have the
     controller (cgroup v1 hierarchies, or the v2 unified one with the controller enabled). Absent: not available."""
@@ -62,10 +63,8 @@ def _probe(base: str, controller: str) -> bool:
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             probe.rmdir()
-        except OSError:
-            pass
     return False
 
 
@@ -119,19 +118,15 @@ class WorkerCgroup:
         import signal
         import time
         if "pids" in self.dirs:
-            try:
+            with contextlib.suppress(OSError):
                 (self.dirs["pids"] / "pids.max").write_text("0")
-            except OSError:
-                pass
         for _ in range(rounds):
             pids = self.pids()
             if not pids:
                 return True
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.005)
         return not self.pids()
 

@@ -33,7 +33,6 @@ import shutil
 import site
 import subprocess
 import sys
-from pathlib import Path
 
 from .cgroups import WorkerCgroup, cgroup_bases
 
@@ -94,10 +93,10 @@ class Plan:
     layers: list
     missing: dict
     scratch_host: str | None      # a host directory to remove afterwards (None when the scratch is a bwrap tmpfs)
-    cgroup: "WorkerCgroup | None"
+    cgroup: WorkerCgroup | None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bwrap_path() -> str | None:
     """The bwrap executable if it is installed AND can create its namespaces here (containers may forbid it)."""
     path = shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.path.exists(p)), None)

@@ -6,6 +6,7 @@ processes, and :func:`kill_all` ends every live one when the grader itself must 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -53,10 +54,8 @@ def kill_all() -> None:
     with _SPAWN_LOCK:
         _SHUTDOWN.set()
     for sandbox in list(_LIVE):
-        try:
+        with contextlib.suppress(Exception):  # best effort: the process exits next
             sandbox.close()
-        except Exception:  # best effort: the process exits next
-            pass
 
 
 def _status_reason(status: int | None, si_code: int | None = None) -> str:
@@ -188,10 +187,8 @@ class Worker:
         proc, plan = self.proc, self.plan
         if proc is not None:
             if proc.returncode is None:  # not reaped yet, so the group id cannot have been reused
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
             if plan is not None and plan.cgroup is not None:
                 plan.cgroup.kill()  # setsid daemons and fork bombs left the group but not the cgroup
             try:
@@ -200,10 +197,8 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         for fd in self.fds + ([self.pidfd] if self.pidfd is not None else []):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.fds, self.pidfd, self.proc = [], None, None
         _LIVE.discard(self.owner)
         if self.drain is not None:

@@ -1,9 +1,9 @@
 """The program a sandboxed worker runs. It is passed to ``python -I -B -c`` as SOURCE TEXT, never imported there.
 
-argv: ``-c <protocol.py source> <convkit_check/codec.py source> <config JSON>``. Order of events, each step before any student code runs:
-resource limits -> network namespace (before NumPy starts BLAS threads) -> trusted imports -> uid drop -> death
-with the parent -> Landlock -> seccomp -> lifeline thread -> "ready" (with the layers actually applied) -> serve
-"load" and "call" requests from the grader.
+argv: ``-c <protocol.py source> <convkit_check/codec.py source> <config JSON>``.
+Order of events, each step before any student code runs: resource limits -> network namespace (before NumPy
+starts BLAS threads) -> trusted imports -> uid drop -> death with the parent -> Landlock -> seccomp -> lifeline
+thread -> "ready" (with the layers actually applied) -> serve "load" and "call" requests from the grader.
 The student's print() goes to a capped in-process buffer returned with each reply; fds 1 and 2 go to a pipe the
 grader drains into a capped buffer, never into the protocol pipes.
 
@@ -13,6 +13,7 @@ resolves a name the preamble defined as a callable in the trusted namespace, any
 Tracebacks keep only the student's frames: ``<student>`` (the source itself) and ``<cell N>`` (a notebook cell,
 compiled by the source under that name; its text is registered in linecache so each frame shows its line).
 """
+import contextlib
 import json
 import os
 import sys
@@ -147,8 +148,6 @@ def _import_seccomp():
 
 
 def _seccomp(S):
-    import errno
-    import socket
     deny, pid = S.ERRNO(errno.EPERM), os.getpid()
     f = S.SyscallFilter(S.ALLOW)
     f.add_rule(deny, "socket", S.Arg(0, S.NE, socket.AF_UNIX))       # no inet, netlink, packet sockets
@@ -160,10 +159,8 @@ def _seccomp(S):
                  "umount2", "setns", "unshare", "pivot_root", "chroot", "swapon", "reboot", "kexec_load",
                  "init_module", "finit_module", "delete_module", "iopl", "ioperm", "mknod", "mknodat",
                  "setsid", "setpgid", "fork", "vfork"):
-        try:
+        with contextlib.suppress(Exception):  # a call this architecture does not have (aarch64 has no fork, iopl, ...)
             f.add_rule(deny, name)
-        except Exception:  # a call this architecture does not have (aarch64 has no fork, iopl, ...)
-            pass
     f.add_rule(deny, "clone", S.Arg(0, S.MASKED_EQ, 0x00010000, 0))   # CLONE_THREAD clear: a new process
     f.add_rule(S.ERRNO(errno.ENOSYS), "clone3")
     f.add_rule(deny, "prctl", S.Arg(0, S.EQ, 1))                      # PR_SET_PDEATHSIG: the worker dies with us
@@ -188,14 +185,14 @@ import re  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
 
-import numpy as np  # noqa: E402
+# numpy is imported for the student's code (after Landlock its files may be unreadable); nothing here uses it.
+import numpy  # noqa: E402,F401  (a preload: imported for its side effect on sys.modules)
 
-import errno, socket  # noqa: E401,E402  (used by the seccomp filter)
+import errno  # noqa: E402  (used by the seccomp filter, which runs after Landlock)
+import socket  # noqa: E402
 for _m in _CFG.get("preload", ()):
-    try:
+    with contextlib.suppress(Exception):
         __import__(_m)
-    except Exception:
-        pass
 P = types.ModuleType("_convkit_protocol")
 exec(compile(_PROTO_SRC, "<protocol>", "exec"), P.__dict__)
 # The codec of values; registered while it runs only (dataclasses reads the module of the class it decorates).

@@ -137,7 +137,7 @@ def _complete(assignment: str, c: Case) -> Case:
     return c
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _all_cases(name: str) -> tuple[Case, ...]:
     cases = tuple(_complete(name, c) for c in assignment(name).cases())
     ids = [(c.function, c.case_id) for c in cases]
@@ -159,7 +159,7 @@ def _scaled(value, scale: float):
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _twins(assignment: str) -> dict[tuple[str, str], Case]:
     # The scale is drawn once per grading process and never leaves it: a submission cannot tabulate the twins'
     # answers the way it could tabulate the public ones.

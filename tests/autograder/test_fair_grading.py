@@ -94,7 +94,7 @@ def _notebook(tmp_path, student):
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _graded(student, folder):
     assignment = SUBMISSIONS[student][0]
     path = _notebook(Path(folder), student)
@@ -149,7 +149,7 @@ def test_a_hidden_error_names_the_builtin_type_and_never_the_students_message(gr
     _, result = graded("conv_bias_column")
     # every case that runs the body raises; the bad-input case is rejected by the checks above it
     assert result["score"] == expected_score({"conv2d_forward": "body"}, "convolution")
-    for case_id, t in _tests_of(result, "conv2d_forward").items():
+    for t in _tests_of(result, "conv2d_forward").values():
         if t["extra_data"]["hidden"] and t["extra_data"]["kind"] == "error":
             first = cc.HIDDEN_PROBLEM_MESSAGES[cc.RAISED].format(function="conv2d_forward", type="ValueError")
             assert t["output"].splitlines()[1].startswith(first), t
@@ -180,8 +180,8 @@ def test_the_self_check_and_the_grader_give_the_same_verdicts_on_the_public_case
     assert {cid: (r.status, r.points) for cid, r in mine.items()} == {
         cid: (graders[cid]["extra_data"]["kind"], graders[cid]["score"]) for cid in mine}
     if student == "conv_bias_column":
-        assert {r.status for c, r in zip(public, mine.values()) if c.kind == "array"} == {"error"}
-        assert all(BIAS_COLUMN_LINE in r.line for c, r in zip(public, mine.values()) if c.kind == "array")
+        assert {r.status for c, r in zip(public, mine.values(), strict=True) if c.kind == "array"} == {"error"}
+        assert all(BIAS_COLUMN_LINE in r.line for c, r in zip(public, mine.values(), strict=True) if c.kind == "array")
 
 
 @pytest.mark.slow  # a real pytest subprocess, ~4 s

@@ -21,7 +21,7 @@ from autograder.results import Result
 from autograder.safe_text import NOT_A_RESULT, REPLACEMENT
 from autograder.suites import cases_for
 from tests.autograder.test_feedback import (ASSIGNMENT, add_student, assert_no_hidden_text, assert_valid_pngs,
-                                        embedded_pngs, make_result, page_text, submitted, write_notebook)
+                                        make_result, page_text, submitted, write_notebook)
 
 # Result files as a crash, a bug or a hand edit could leave them: (file name, bytes).
 MALFORMED_FILES = {

@@ -306,7 +306,7 @@ def test_long_and_strange_ids_get_bounded_distinct_result_files(tmp_path):
     paths = [result_path(tmp_path, "layers", i) for i in ids]
     assert len(set(paths)) == len(ids)
     assert paths[-1].name == "alice.json" and paths[-2].name == "müller.json"
-    for path, student in zip(paths, ids):
+    for path, student in zip(paths, ids, strict=True):
         assert path.parent == tmp_path / "results" / "layers" and len(path.name.encode()) <= MAX_RESULT_NAME_BYTES + 30
         write_result(path, {"student": student})
         assert read_result(path) == {"student": student}

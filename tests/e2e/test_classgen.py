@@ -113,7 +113,8 @@ def test_each_mistake_is_diagnosed_and_loses_exactly_the_cases_its_code_gets_wro
         namespace = load_notebook(course / "submitted" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
         cases = [c for c in cases_for(ASSIGNMENT) if c.function == fn]
         wrong = {c.case_id for c in cases if _wrong(c, namespace[fn])}
-        wrong = {c.case_id for c in lost_cases(cases, lambda c: c.case_id in wrong)}  # convkit_check.credit
+        # the cases it loses by convkit_check.credit's rule
+        wrong = {c.case_id for c in lost_cases(cases, lambda c, wrong=wrong: c.case_id in wrong)}
         tests = {t["extra_data"]["case"]: t for t in result["tests"] if t["extra_data"]["function"] == fn}
         lost = {cid for cid, t in tests.items() if t["score"] < t["max_score"]}
         assert lost == wrong and lost, (s, profile.describe(), lost, wrong)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.mistakes import MISTAKES as KNOWN
-from tests.support.submissions_factory import ASSIGNMENT, MISTAKES, check_case_by_case, layers_batch, mistake_expected
+from tests.support.submissions_factory import MISTAKES, check_case_by_case, layers_batch, mistake_expected
 
 pytestmark = pytest.mark.slow
 

@@ -49,7 +49,8 @@ def _lookup_body(function: str) -> str:
     table = {}
     for c in cases_for(ASSIGNMENT, "visible"):
         if c.function == function and c.kind == "array" and isinstance(c.expected, np.ndarray):
-            table[np.asarray(c.args[0], dtype=np.float64).tobytes().hex()] = (c.expected.tolist(), str(c.expected.dtype))
+            key = np.asarray(c.args[0], dtype=np.float64).tobytes().hex()
+            table[key] = (c.expected.tolist(), str(c.expected.dtype))
     return textwrap.dedent(f"""
         _TABLE = {table!r}
         key = np.asarray(x, dtype=np.float64).tobytes().hex()

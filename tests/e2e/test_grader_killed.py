@@ -7,6 +7,7 @@ reaper instead of init's, so the test sees all of them, daemons included.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,10 +66,8 @@ def _descendants(root: int) -> dict[int, str]:
             if ppid == parent and pid not in found:
                 frontier.append(pid)
                 if state != "Z":
-                    try:
+                    with contextlib.suppress(OSError):
                         found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:160].decode()
-                    except OSError:
-                        pass
     return found
 
 
@@ -112,9 +111,7 @@ def test_kill_9_of_the_grade_command_leaves_no_process_behind(tmp_path_factory):
             assert not stale, f"cgroups left behind: {stale}"
     finally:
         for pid in _descendants(reaper.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         reaper.kill()
         reaper.wait()

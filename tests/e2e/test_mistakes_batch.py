@@ -8,7 +8,7 @@ table, never from the grader), and the mistake's name on each of those cases its
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -133,7 +133,8 @@ return out
 
     Mistaken("layers", "stride_must_divide", "max_pool2d",
              "if (x.shape[2] - kh) % sh or (x.shape[3] - kw) % sw:\n"
-             "    raise ValueError('the stride must divide H - KH and W - KW')\n" + honest_body("max_pool2d", "layers")),
+             "    raise ValueError('the stride must divide H - KH and W - KW')\n"
+             + honest_body("max_pool2d", "layers")),
     Mistaken("layers", "stride_forgotten_in_slice", "max_pool2d", """
 ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
 out = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=x.dtype)

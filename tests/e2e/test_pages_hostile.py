@@ -92,7 +92,7 @@ def test_every_student_gets_a_page_and_the_exchange_files(graded):
     course, _, pages = graded
     assert sorted(p.parents[1].name for p in pages["layers"]) == sorted(LAYERS_STUDENTS + LOOSE_STUDENTS)
     assert sorted(p.parents[1].name for p in pages["backprop"]) == ["a-only-dx", "z-honest"]
-    for assignment, written in pages.items():
+    for written in pages.values():
         assert written.degraded == {}, written.degraded  # each of these is drawn fully
         for page in written:
             assert (page.parent / "timestamp.txt").read_text().strip()

@@ -86,7 +86,7 @@ def test_a_name_error_shows_the_students_cell_line_and_text_and_no_grader_frame(
         assert not [g for g in GRADER_FRAMES if g in t["output"]], t["output"]
 
     path = tmp_path / "name_error.ipynb"
-    with Sandbox(cc.notebook_source(path), limits=BATCH_LIMITS, trusted_preamble=grading._worker_preamble()) as sb:
-        with pytest.raises(cc.StudentException) as info:
-            grading._sandbox_call(sb)("relu", [1.0], {})
+    with (Sandbox(cc.notebook_source(path), limits=BATCH_LIMITS, trusted_preamble=grading._worker_preamble()) as sb,
+          pytest.raises(cc.StudentException) as info):
+        grading._sandbox_call(sb)("relu", [1.0], {})
     assert info.value.frames == ((f"<cell {cell}>", 3, "relu"),)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -206,7 +206,7 @@ def lost_cases(cases, failing) -> list:
     by_function: dict = {}
     for c in cases:
         by_function.setdefault(c.function, []).append(c)
-    for function, mine in by_function.items():
+    for mine in by_function.values():
         twins = twins_for(mine[0].assignment, mine)
         hidden = [c for c in mine if c.kind != "raises" and c.visibility != "visible"]
         if hidden and all(failing(c) for c in hidden):

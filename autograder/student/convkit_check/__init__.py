@@ -29,16 +29,39 @@ from .cases import (ATOL_FLOAT32, ATOL_FLOAT64, CASE_CAPS, FORMAT_VERSION, PUBLI
                     public_cases_for, save_cases)
 from .codec import CALLABLES, Raises
 from .compare import builtin_exception_name, compare, describe_inputs, format_student_traceback, student_line
-from .messages import *  # noqa: F403  (every status, problem and message)
+from .messages import (ANSWER_PROBLEMS, CASE_FORMAT_MESSAGE, CASE_HEADER, CELL_ERROR_MESSAGE, DIAGNOSIS_MESSAGE,
+                       DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, DTYPE_POINTS_MESSAGE, EXACT_MESSAGE, EXCEPTION_MESSAGE,
+                       HIDDEN_LINE_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB, KEYS_MESSAGE, LOW_SCORE,
+                       MISSING_MESSAGE, NO_CASES_MESSAGE, NON_FINITE, NONE_MESSAGE, NONFINITE_MESSAGE, NOT_BUILTIN,
+                       NOT_DEFINED, NOT_RAISED, NUMPY_VERSION_MESSAGE, PROBLEMS, PROVIDED_CHECK_MESSAGE, RAISED,
+                       RAISES_MESSAGE, RETURNED_NONE, SCORE_MESSAGE, SHAPE_MESSAGE, STATUSES, STUB_MESSAGE,
+                       SUMMARY_MESSAGE, TIMED_OUT, TIMEOUT_MESSAGE, TYPE_MESSAGE, UNCONFIRMED,
+                       UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, VALUE_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
+                       WRONG_EXCEPTION_MESSAGE, WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
 from .notebook import CELL_ERRORS, DEMO_TAG, load_notebook, notebook_cells, notebook_source
-from .runner import DTYPE_SHARE, SCORERS, _copy, _score_accuracy, check, credit, hidden_output, run_case
+from .runner import DTYPE_SHARE, SCORERS, check, credit, hidden_output, run_case
+# Two private helpers re-exported for autograder/capstone.py and its tests (they reuse the runner's copy and scorer).
+from .runner import _copy as _copy
+from .runner import _score_accuracy as _score_accuracy
 
 __all__ = [
     "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
     "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "save_cases", "load_cases", "load_public_cases", "public_cases_for", "codec",
     "format_student_traceback", "describe_inputs", "compare", "credit", "hidden_output",
-    "builtin_exception_name", "student_line", "numpy_version_warning", "PROBLEMS", "DTYPE_SHARE",
-    "STUB_MESSAGE", "DTYPE_MESSAGE", "DTYPE_POINTS_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES",
-    "NUMPY_VERSION_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "SUMMARY_MESSAGE", "DIAGNOSIS_MESSAGE",
+    "builtin_exception_name", "student_line", "numpy_version_warning", "DTYPE_SHARE",
+    "CELL_ERRORS", "DEMO_TAG",
+    # the case files' format and the default tolerances
+    "ATOL_FLOAT32", "ATOL_FLOAT64", "RTOL_FLOAT32", "RTOL_FLOAT64", "CASE_CAPS", "FORMAT_VERSION", "PUBLIC_JSON",
+    "PUBLIC_NPZ",
+    # every status, problem and message (.messages)
+    "STATUSES", "WRONG_TYPE", "WRONG_SHAPE", "NON_FINITE", "WRONG_VALUES", "WRONG_DTYPE", "RETURNED_NONE", "RAISED",
+    "NOT_RAISED", "WRONG_EXCEPTION", "TIMED_OUT", "NOT_DEFINED", "IS_STUB", "LOW_SCORE", "UNCONFIRMED",
+    "ANSWER_PROBLEMS", "PROBLEMS", "STUB_MESSAGE", "NONE_MESSAGE", "MISSING_MESSAGE", "CELL_ERROR_MESSAGE",
+    "TIMEOUT_MESSAGE", "EXCEPTION_MESSAGE", "CASE_HEADER", "SHAPE_MESSAGE", "TYPE_MESSAGE", "DTYPE_KIND_MESSAGE",
+    "DTYPE_MESSAGE", "NONFINITE_MESSAGE", "VALUE_MESSAGE", "EXACT_MESSAGE", "KEYS_MESSAGE", "RAISES_MESSAGE",
+    "WRONG_EXCEPTION_MESSAGE", "DIAGNOSIS_MESSAGE", "PROVIDED_CHECK_MESSAGE", "UNCONFIRMED_MESSAGE",
+    "UNCONFIRMED_CHECK_MESSAGE", "SUMMARY_MESSAGE", "NO_CASES_MESSAGE", "SCORE_MESSAGE", "DTYPE_POINTS_MESSAGE",
+    "NUMPY_VERSION_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES", "HIDDEN_LINE_MESSAGE", "NOT_BUILTIN",
+    "CASE_FORMAT_MESSAGE",
 ]

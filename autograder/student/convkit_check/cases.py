@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .codec import Caps, CodecError, Raises, decode, encode
+from .codec import Caps, CodecError, decode, encode
 from .messages import CASE_FORMAT_MESSAGE, NUMPY_VERSION_MESSAGE
 
 # ---- tolerances (the suites copy them into each case; a case may tighten or loosen them) ----

@@ -39,7 +39,7 @@ def _short(value) -> str:
 def describe_inputs(case: Case) -> str:
     """``image (5, 5) float64, kernel (3, 3) float64, pad=1``: what a student needs to rebuild the call."""
     names = list(case.arg_names) + [f"arg{i}" for i in range(len(case.arg_names), len(case.args))]
-    parts = [f"{n} {_short(v)}" for n, v in zip(names, case.args)]
+    parts = [f"{n} {_short(v)}" for n, v in zip(names, case.args, strict=False)]  # names may outnumber args
     parts += [f"{k}={_short(v)}" for k, v in case.kwargs.items()]
     return ", ".join(parts) or "no arguments"
 
@@ -121,11 +121,12 @@ def _problems(got, expected, case: Case, what: str = "result") -> list:
                 what=what, expected=f"a tuple of {len(expected)} values",
                 got=_short(got) if isinstance(got, (tuple, list)) else type(got).__name__))]
         names = list(case.output_names) or [f"{what}[{i}]" for i in range(len(expected))]
-        return [p for n, g, e in zip(names, got, expected) for p in _problems(g, e, case, n)]
+        return [p for n, g, e in zip(names, got, expected, strict=True) for p in _problems(g, e, case, n)]
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             return [_Problem(what, WRONG_TYPE, KEYS_MESSAGE.format(
-                what=what, expected=sorted(expected), got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
+                what=what, expected=sorted(expected),
+                got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
         return [p for k in expected for p in _problems(got[k], expected[k], case, f"{what}[{k!r}]")]
     return _array_problems(got, expected, what, case)
 
@@ -153,7 +154,8 @@ def _diagnose(got, case: Case) -> tuple[str, ...]:
         if isinstance(mistaken, Raises) or _matches(mistaken, case.expected, case):
             continue
         if isinstance(mistaken, tuple) and isinstance(got, (tuple, list)) and len(got) == len(mistaken):
-            changed = [i for i, (m, e) in enumerate(zip(mistaken, case.expected)) if not _matches(m, e, case)]
+            changed = [i for i, (m, e) in enumerate(zip(mistaken, case.expected, strict=True))
+                       if not _matches(m, e, case)]
             sub = Case(**{**case.__dict__, "output_names": ()})
             if all(_matches(got[i], mistaken[i], sub) for i in changed):
                 found.append(name)

@@ -28,7 +28,8 @@ SHAPE_MESSAGE = "{what}: expected shape {expected}, got shape {got}"
 TYPE_MESSAGE = "{what}: expected {expected}, got {got}"
 DTYPE_KIND_MESSAGE = "{what}: expected a float array, got dtype {got} (integer arithmetic truncates)"
 DTYPE_MESSAGE = "{what}: expected dtype {expected} (the dtype of the input), got {got}"
-NONFINITE_MESSAGE = "{what}: {count} element(s) are NaN or infinite where the expected value is finite, first at {index}"
+NONFINITE_MESSAGE = ("{what}: {count} element(s) are NaN or infinite where the expected value is finite, "
+                     "first at {index}")
 VALUE_MESSAGE = ("{what}: {count} of {size} element(s) differ; worst at index {index}: got {got}, expected "
                  "{expected}, |diff| = {diff:.3g} > tolerance {tol:.3g}")
 EXACT_MESSAGE = "{what}: expected {expected!r}, got {got!r}"

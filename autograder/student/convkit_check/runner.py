@@ -35,7 +35,8 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str], tuple[st
     """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
     each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
     kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
-    problems = compare(kernel, np.zeros((3, 3), dtype=int), Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
+    problems = compare(kernel, np.zeros((3, 3), dtype=int),
+                       Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
         return 0.0, problems, ()
     k = np.asarray(kernel, dtype=np.float64).ravel()
@@ -57,7 +58,7 @@ def _score_kernel_response(case: Case, call) -> tuple[float, list[str], tuple[st
          f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
     ]
     weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
-    return (float(sum(w for w, (ok, _) in zip(weights, tests) if ok)),
+    return (float(sum(w for w, (ok, _) in zip(weights, tests, strict=True) if ok)),
             [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok], ())
 
 
@@ -220,9 +221,9 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
 
     out = [unconfirmed(c, r) if r.points and c.kind != "raises" and c.visibility == "visible" and not confirmed(c)
            else r for c, r in zip(cases, results, strict=True)]
-    works = {c.function for c, r in zip(cases, out) if c.kind != "raises" and r.points > 0}
+    works = {c.function for c, r in zip(cases, out, strict=True) if c.kind != "raises" and r.points > 0}
     return [unconfirmed(c, r) if r.points and c.kind == "raises" and c.function not in works else r
-            for c, r in zip(cases, out)]
+            for c, r in zip(cases, out, strict=True)]
 
 
 def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -160,9 +159,9 @@ def test_the_preamble_and_the_students_source_have_namespaces_of_their_own():
 
 
 def test_a_student_name_error_is_not_satisfied_by_the_preamble():
-    with Sandbox("def f(x):\n    return double(x)\n", limits=FAST, trusted_preamble=PREAMBLE) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f", args=[1])
+    with (Sandbox("def f(x):\n    return double(x)\n", limits=FAST, trusted_preamble=PREAMBLE) as sb,
+          pytest.raises(StudentError) as info):
+        sb.call("f", args=[1])
     assert info.value.type_name == "NameError" and "double" in info.value.message
 
 
@@ -175,20 +174,19 @@ def test_forged_frames_are_validated_and_capped():
     src = (f"import os, sys\ndef f():\n    boot = sys.modules['__main__']\n"
            f"    boot.P.write_frame(boot.OUT, {{'ok': False, 'kind': 'student_error', 'type': 'ValueError', "
            f"'message': 'm', 'traceback': '', 'frames': {forged!r}}})\n    os._exit(0)\n")
-    with Sandbox(src, limits=FAST) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src, limits=FAST) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.frames == (("<cell 8>", 3, "ok_name"), ("<cell 9>", 1, "<module>"))
     many = [[f"<cell {i}>", i, "f"] for i in range(1, 11)]
-    with Sandbox(src.replace(repr(forged), repr(many)), limits=FAST) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src.replace(repr(forged), repr(many)), limits=FAST) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.frames == tuple((f"<cell {i}>", i, "f") for i in range(5, 11))
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_timeout_kills_the_worker_and_the_next_call_works(mode):
-    src = "import time\ndef spin():\n    while True:\n        pass\ndef nap():\n    time.sleep(60)\ndef ok():\n    return 'ok'\n"
+    src = ("import time\ndef spin():\n    while True:\n        pass\n"
+           "def nap():\n    time.sleep(60)\ndef ok():\n    return 'ok'\n")
     with Sandbox(src, limits=limits_for(mode, call_timeout_s=SHORT_TIMEOUT_S)) as sb:
         for fn in ("spin", "nap"):
             pid = sb._proc.pid
@@ -247,7 +245,8 @@ def test_values_that_cannot_cross_become_errors(name):
 
 
 def test_ndarray_subclass_with_a_lying_eq_arrives_as_plain_data():
-    src = ("import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, o):\n        return np.ones(self.shape, bool)\n"
+    src = ("import numpy as np\nclass Liar(np.ndarray):\n"
+           "    def __eq__(self, o):\n        return np.ones(self.shape, bool)\n"
            "    def __array_finalize__(self, obj):\n        pass\n"
            "def f():\n    return np.arange(4.0).view(Liar)\n")
     with Sandbox(src, limits=FAST) as sb:
@@ -321,9 +320,8 @@ def test_layers_are_reported_with_reasons_for_the_missing_ones():
 def test_student_exception_carries_its_base_classes():
     """Does a student's ValueError subclass arrive with 'ValueError' among its type names?"""
     src = "class ShapeError(ValueError):\n    pass\n\ndef f():\n    raise ShapeError('x has shape (2,)')\n"
-    with Sandbox(src) as sb:
-        with pytest.raises(StudentError) as info:
-            sb.call("f")
+    with Sandbox(src) as sb, pytest.raises(StudentError) as info:
+        sb.call("f")
     assert info.value.type_name == "ShapeError"
     assert info.value.type_names[:2] == ("ShapeError", "ValueError")
     assert "x has shape (2,)" in info.value.message

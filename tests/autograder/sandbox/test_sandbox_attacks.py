@@ -40,7 +40,7 @@ def attack(mode, src, *args, needs=(), limits=None, **kw):
     """Run ``attack(*args)`` from ``src``; return its value or the SandboxError. ``needs``: layers that block it."""
     with Sandbox(src, limits=limits or limits_for(mode)) as sb:
         if needs and not set(needs) & set(sb.layers):
-            pytest.skip(f"none of the layers that block this attack is active here: "
+            pytest.skip("none of the layers that block this attack is active here: "
                         + "; ".join(f"{n}: {sb.missing.get(n, 'absent')}" for n in needs))
         try:
             return sb.call("attack", args=list(args), **kw)
@@ -74,7 +74,8 @@ def world_dir():
     shutil.rmtree(d, ignore_errors=True)
 
 
-READ = "def attack(path):\n    try:\n        return open(path).read()\n    except Exception as exc:\n        return repr(exc)\n"
+READ = ("def attack(path):\n    try:\n        return open(path).read()\n"
+        "    except Exception as exc:\n        return repr(exc)\n")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -160,7 +161,8 @@ def test_cannot_connect_to_a_loopback_server(mode):
     server.settimeout(0.3)
     port = server.getsockname()[1]
     src = ("import socket\ndef attack(port):\n    try:\n        s = socket.create_connection(('127.0.0.1', port), 2)\n"
-           "        s.sendall(b'stolen')\n        return 'connected'\n    except Exception as exc:\n        return repr(exc)\n")
+           "        s.sendall(b'stolen')\n        return 'connected'\n"
+           "    except Exception as exc:\n        return repr(exc)\n")
     try:
         got = attack(mode, src, port, needs=("netns", "landlock", "seccomp"))
         with pytest.raises(socket.timeout):
@@ -192,7 +194,8 @@ def test_cannot_signal_the_grader_or_another_process(mode, sig, victim):
     try:
         # Never kill(-1) here: if the sandbox failed, that would take down every process on the machine.
         # SIGKILL goes only to the disposable victim; SIGTERM also to the grader, which records it instead of dying.
-        src = ("import os\ndef attack(pids, sig, parent):\n    out = []\n    for pid in pids + ([os.getppid()] if parent else []):\n"
+        src = ("import os\ndef attack(pids, sig, parent):\n    out = []\n"
+               "    for pid in pids + ([os.getppid()] if parent else []):\n"
                "        try:\n            os.kill(pid, sig)\n            out.append(pid)\n"
                "        except Exception as exc:\n            out.append(repr(exc))\n    return out\n")
         targets = [proc.pid] + ([os.getpid()] if sig == signal.SIGTERM else [])
@@ -285,7 +288,8 @@ def test_setsid_daemon_does_not_survive_close(mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_memory_bomb_is_stopped_and_the_next_call_works(mode):
-    src = ("import numpy as np\ndef attack():\n    blocks = []\n    while True:\n        blocks.append(np.ones(1 << 24))\n"
+    src = ("import numpy as np\ndef attack():\n    blocks = []\n"
+           "    while True:\n        blocks.append(np.ones(1 << 24))\n"
            "def ok():\n    return 'alive'\n")
     with Sandbox(src, limits=limits_for(mode)) as sb:
         with pytest.raises((StudentError, WorkerCrashed)) as info:
@@ -338,8 +342,9 @@ def test_cannot_fill_the_hosts_tmp_or_shm(mode):
 
 
 def test_scratch_total_is_capped_by_a_tmpfs_with_bubblewrap():
-    many = "def attack():\n    n = 0\n    try:\n        for i in range(100):\n            with open(f'f{i}', 'wb') as f:\n" \
-           "                f.write(b'q' * (1 << 20))\n            n += 1\n    except OSError:\n        pass\n    return n\n"
+    many = ("def attack():\n    n = 0\n    try:\n        for i in range(100):\n"
+            "            with open(f'f{i}', 'wb') as f:\n                f.write(b'q' * (1 << 20))\n"
+            "            n += 1\n    except OSError:\n        pass\n    return n\n")
     got = attack("bwrap", many, needs=("scratch-quota",), limits=limits_for("bwrap", scratch_mb=8))
     assert got <= 8
 

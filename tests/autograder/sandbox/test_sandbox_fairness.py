@@ -173,9 +173,9 @@ def test_one_budget_is_shared_by_the_sandboxes_of_one_submission():
     """The public cases in one Sandbox, the hidden ones in a fresh second one: does the second inherit what the
     first left, and never start a worker once it is spent?"""
     budget = Budget(BUDGET_S)
-    with Sandbox(STALLER, limits=Limits(call_timeout_s=10.0), budget=budget) as public:
-        with pytest.raises(CallTimeout, match="time budget"):
-            public.call("nap", args=[30])
+    with (Sandbox(STALLER, limits=Limits(call_timeout_s=10.0), budget=budget) as public,
+          pytest.raises(CallTimeout, match="time budget")):
+        public.call("nap", args=[30])
     with Sandbox(STALLER, limits=Limits(call_timeout_s=10.0), budget=budget) as hidden:
         assert hidden._proc is None and hidden.load_report["timed_out"]
         with pytest.raises(CallTimeout) as info:

@@ -393,7 +393,8 @@ def test_a_remote_exception_names_its_line_through_the_frames_the_sandbox_report
 
     case = Case(**{**_case().__dict__, "visibility": "hidden"})
     r = run_case(case, call, {7: "def f(x):\n    out[0] = x[None]"})
-    assert (r.raised, r.line) == ("ValueError", cc.HIDDEN_LINE_MESSAGE.format(cell=7, lineno=2, text="out[0] = x[None]"))
+    assert (r.raised, r.line) == ("ValueError",
+                                  cc.HIDDEN_LINE_MESSAGE.format(cell=7, lineno=2, text="out[0] = x[None]"))
     assert cc.hidden_output(r, case) == "\n".join([
         cc.HIDDEN_OUTPUT.format(status="error"),
         cc.HIDDEN_PROBLEM_MESSAGES[cc.RAISED].format(function="correlate2d", type="ValueError") + " " + r.line])

@@ -177,7 +177,7 @@ def test_a_nearest_neighbour_fools_the_self_check_but_not_the_grader():
     """The attack is real: the shipped scorer pays a 1-NN predict in full. Does the grader's pay nothing, naming
     the reason?"""
     case = _case(HELD_OUT)
-    namespace = dict(zip(("train_cnn", "predict"), _nearest_neighbour()))
+    namespace = dict(zip(("train_cnn", "predict"), _nearest_neighbour(), strict=True))
     shipped, _, _ = cc._score_accuracy(case, lambda n, a, k: cc.call_in_namespace(namespace, n, a, k))
     assert shipped == case.points
     result = _score(case, *_nearest_neighbour())

@@ -73,8 +73,8 @@ def test_cases_are_deterministic():
     first = cases_for("layers")
     suites._all_cases.cache_clear()
     again = cases_for("layers")
-    for a, b in zip(first, again):
-        for x, y in zip(iter_arrays(a.args), iter_arrays(b.args)):
+    for a, b in zip(first, again, strict=True):
+        for x, y in zip(iter_arrays(a.args), iter_arrays(b.args), strict=True):
             np.testing.assert_array_equal(x, y)
 
 
@@ -149,8 +149,8 @@ def test_every_public_case_with_a_float_input_has_a_hidden_twin_on_other_inputs(
     for c in floats:
         twin = twins[(c.function, c.case_id)]
         assert twin.visibility == "hidden" and twin.points == 0 and twin.function == c.function
-        x, y = next((a, b) for a, b in zip(c.args, twin.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-                    and np.any(a))
+        x, y = next((a, b) for a, b in zip(c.args, twin.args, strict=True)
+                    if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.any(a))
         first = np.flatnonzero(x)[0]
         scales.add(float(y.flat[first] / x.flat[first]))
         assert not np.array_equal(x, y)

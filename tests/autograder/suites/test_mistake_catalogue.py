@@ -26,8 +26,8 @@ def _case(function, case_id):
 
 def test_the_generic_mistakes_are_the_factors_and_the_transpose_and_come_last():
     names = list(MISTAKES)
-    assert GENERIC == {"off_by_factor_2", "off_by_factor_half", "off_by_factor_n", "off_by_factor_1_over_n",
-                       "answer_transposed"}
+    assert {"off_by_factor_2", "off_by_factor_half", "off_by_factor_n", "off_by_factor_1_over_n",
+            "answer_transposed"} == GENERIC
     assert all(names.index(g) > names.index(s) for g in GENERIC for s in set(names) - GENERIC)
 
 

@@ -322,7 +322,7 @@ def test_a_submission_making_the_mistake_is_diagnosed_and_loses_exactly_the_case
     results = [run_case(c, lambda n, a, k: call_in_namespace({function: submission}, n, a, k)) for c in cases]
     changed = {c.case_id for c in cases if mistake in c.diagnoses}
     assert changed, f"no case of {function} distinguishes {mistake}"
-    for c, r in zip(cases, results):
+    for c, r in zip(cases, results, strict=True):
         if c.case_id in changed:
             # a mistake whose answer is an exception is named on the error it raises
             want = "error" if isinstance(c.diagnoses[mistake], Raises) else "failed"
@@ -349,7 +349,7 @@ def _independently_wrong(c, submission) -> bool:
         return True
     if c.kind == "exact":
         return got != c.expected
-    pairs = zip(got, c.expected) if isinstance(c.expected, tuple) else [(got, c.expected)]
+    pairs = zip(got, c.expected, strict=True) if isinstance(c.expected, tuple) else [(got, c.expected)]
     for g, e in pairs:
         g, e = np.asarray(g), np.asarray(e)
         if g.shape != e.shape or not np.allclose(g, e, rtol=c.rtol, atol=c.atol, equal_nan=True):
