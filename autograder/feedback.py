@@ -25,7 +25,6 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-import jinja2
 import nbformat
 from markupsafe import Markup
 
@@ -35,6 +34,7 @@ from autograder.results import Result, load_result, student_of
 from autograder.safe_text import hide_paths, safe_line, safe_text
 from autograder.safe_read import SubmissionRefused, read_submission_bytes
 from autograder.submissions import MAX_NOTEBOOK_BYTES
+from autograder.templating import ENV
 
 __all__ = ["write_feedback", "render_feedback", "case_pictures", "feedback_path", "FeedbackPages", "NO_RESULTS",
            "PICTURES_OMITTED", "PICTURE_CASE_FAILED", "PICTURE_NOT_ARRAY", "PICTURE_NOT_OUTPUTS",
@@ -69,8 +69,6 @@ MAX_PICTURES = 12
 MAX_PANELS_PER_CASE = 3
 _CODE_CAP = 20_000
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
-                          autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
 class FeedbackPages(list):
@@ -317,7 +315,7 @@ def render_feedback(result: Result, course: Course | Path, *, student: str | Non
         key = (r["function"], r["case"])
         r["pictures"] = pics.get(key, []) if not r["hidden"] else []
         r["picture_note"] = pic_notes.get(key) if not r["hidden"] else None
-    return _ENV.get_template("feedback.html.j2").render(
+    return ENV.get_template("feedback.html.j2").render(
         result=result, assignment=assignment, student=result.student, rows=rows, by_function=by_function,
         load=result.load, notes=notes, sections=sections, passed=sum(r["sort_key"] for r in rows),
         hidden_count=sum(r["hidden"] for r in rows))
@@ -340,7 +338,7 @@ def _exchange_files(course: Course, assignment: str, student: str, folder: Path,
 
 
 def _short_page(assignment: str, student: str, reason: str) -> bytes:
-    return _ENV.get_template("feedback_short.html.j2").render(
+    return ENV.get_template("feedback_short.html.j2").render(
         assignment=safe_line(assignment), student=safe_line(student),
         message=PAGE_NOT_DRAWN.format(reason=reason)).encode("utf-8")
 

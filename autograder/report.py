@@ -255,9 +255,8 @@ def write_report(course, *, db_url: str | None = None, course_id: str | None = N
 
     Every page is written on its own: one that cannot be drawn says why (and the index names it), the others and
     both CSV files are still written; result files that could not be read are listed on the index."""
-    import jinja2
-
     from autograder import plots
+    from autograder.templating import ENV as env
 
     course = as_course(course, db_url, course_id)
     unreadable: list[dict] = []
@@ -266,11 +265,6 @@ def write_report(course, *, db_url: str | None = None, course_id: str | None = N
         raise ValueError(NO_RESULTS.format(folder=course.results))
     out = course.reports
     out.mkdir(parents=True, exist_ok=True)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
-                             lstrip_blocks=True)
-    env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
-    env.filters["r"] = lambda x: "" if x is None else f"{x:+.2f}"
     late, late_note = late_submissions(course, list(results))
     written = {"grades.csv": write_grades_csv(out / "grades.csv", results),
                "cases.csv": write_cases_csv(out / "cases.csv", results)}
