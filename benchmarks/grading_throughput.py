@@ -107,12 +107,16 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_SUBMISSIONS} submissions of one assignment (a fast check)")
     parser.add_argument("--keep", type=Path, default=None, help="build the courses here and keep them")
+    parser.add_argument("--only", nargs="+", choices=ASSIGNMENTS, default=None,
+                        help="measure only these assignments (a full run measures all three)")
     args = parser.parse_args(argv)
     present = set(available_assignments())
     names = [a for a in ASSIGNMENTS if a in present]
     for a in ASSIGNMENTS:
         if a not in present:
             print(f"skipping {a}: no source notebook yet")
+    if args.only:
+        names = [a for a in names if a in args.only]
     if args.quick:
         names = names[-1:] if "layers" not in names else ["layers"]
     if not names:
