@@ -14,6 +14,7 @@ from assignments.authoring import nb
 from assignments.authoring._convolution_solutions import solutions
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
+from autograder.suites.convolution import KERNEL_DESIGN
 
 NAME = "convolution"
 TITLE = assignment(NAME).title
@@ -341,16 +342,34 @@ def teaching() -> list:
                     ax.axis("off")
                 plt.suptitle(f"w {w.shape} -> out {out.shape}"); plt.show()
             """),
-        markdown("""
+        markdown(f"""
             ## 7. Design a kernel
 
-            The first deck ends with an exercise: *tweak the kernels to capture other patterns*. Write
-            `diagonal_edge_kernel()`, returning a 3x3 kernel that responds to **diagonal edges**: where the image
-            changes from dark to bright along a diagonal (running from the top-left corner to the bottom-right),
-            its response should be large, and on flat regions and on purely horizontal or vertical edges it
-            should be small. The grader correlates your kernel with test images (diagonal edges, horizontal and
-            vertical edges, flat patches) and scores how strongly it separates them. Hint: look at how `sobel_x`
-            is built, and turn it by 45 degrees.
+            The first deck ends with an exercise: *tweak the kernels to capture other patterns*. `KERNELS` has
+            horizontal and vertical edge detectors (`sobel_y`, `sobel_x`); `KERNELS["edge_diagonal"]` answers
+            *both* diagonals, with either sign (it is a corner detector as much as an edge detector). Write
+            `diagonal_edge_kernel()`, returning a 3x3 kernel for **one** edge: a boundary along the main diagonal
+            (from the top-left corner to the bottom-right one), **dark below-left and bright above-right**. That
+            edge must give a large *positive* response.
+
+            **How it is scored.** The grader correlates your kernel `k` (no padding) with test images whose edges
+            step from 0 to a contrast `c`, and takes the strongest response of each kind of image. Call `T` the
+            strongest (most positive) response to the edge asked for, and `‖k‖` the kernel's size, the square
+            root of the sum of its squared weights. Each case is worth {sum(KERNEL_DESIGN["weights"]):g} points:
+
+            | criterion | points | passes when |
+            | --- | --- | --- |
+            | flat regions give nothing | {KERNEL_DESIGN["weights"][0]:g} | every response to a flat image is at most `{KERNEL_DESIGN["flat_ratio"]} x ‖k‖ x c` in size (so the weights must sum to 0) |
+            | the right sign | {KERNEL_DESIGN["weights"][1]:g} | `T >= {KERNEL_DESIGN["min_response"]} x ‖k‖ x c`, and the same edge with its colours swapped (bright below-left) gives at most `{KERNEL_DESIGN["reversed_ratio"]} x T` |
+            | the right orientation | {KERNEL_DESIGN["weights"][2]:g} | the other diagonal (top-right to bottom-left, either sign) gives at most `{KERNEL_DESIGN["other_ratio"]} x T` in size, horizontal and vertical edges at most `{KERNEL_DESIGN["straight_ratio"]} x T` |
+
+            Every criterion compares responses, so doubling or halving a kernel changes nothing. A kernel that
+            measures the brightness change across the diagonal answers a straight edge too, with about
+            `cos 45° = 0.71` of its diagonal response: that passes; what does not is a kernel that answers straight
+            edges as strongly as the diagonal one. The public case runs a 10x10 image set; a hidden one runs 14x14
+            images of contrast 255 with a little noise. Hint: `sobel_x` weighs the left column against the right
+            one; turn it by 45 degrees so that it weighs the top-right corner against the bottom-left one, and mind
+            which side must be positive.
             """),
         "diagonal_edge_kernel",
         demo_code("""
@@ -358,16 +377,25 @@ def teaching() -> list:
             def _():
                 k = diagonal_edge_kernel()
                 yy, xx = np.mgrid[:32, :32]
-                tests = {"diagonal edge": (xx > yy).astype(float), "vertical edge": (xx > 16).astype(float),
-                         "horizontal edge": (yy > 16).astype(float), "photograph": rgb_to_grayscale(PHOTO[::3, ::3]) / 255}
-                fig, axes = plt.subplots(2, len(tests), figsize=(14, 6.5))
+                tests = {"asked for: bright above-right": (xx > yy).astype(float),
+                         "colours swapped": (xx <= yy).astype(float),
+                         "other diagonal": (xx + yy > 31).astype(float), "vertical edge": (xx > 16).astype(float),
+                         "horizontal edge": (yy > 16).astype(float)}
+                outs = {name: correlate2d(img, k) for name, img in tests.items()}     # valid: no zero border
+                lim = max(np.abs(out).max() for out in outs.values()) or 1.0         # one symmetric colour scale
+                fig, axes = plt.subplots(2, len(tests), figsize=(16, 6.8))
                 for col, (name, img) in enumerate(tests.items()):
-                    out = correlate2d(img, k)                 # valid: no zero border to respond to
-                    axes[0, col].imshow(img, cmap="gray"); axes[0, col].set_title(name)
-                    axes[1, col].imshow(np.abs(out), cmap="magma"); axes[1, col].set_title(f"|response|, max {np.abs(out).max():.2f}")
+                    axes[0, col].imshow(img, cmap="gray", vmin=0, vmax=1); axes[0, col].set_title(name, fontsize=9)
+                    im = axes[1, col].imshow(outs[name], cmap="RdBu_r", vmin=-lim, vmax=lim)
+                    axes[1, col].set_title(f"response: max {outs[name].max():.2f}, min {outs[name].min():.2f}", fontsize=9)
                 for ax in axes.flat:
                     ax.axis("off")
+                fig.colorbar(im, ax=axes[1].tolist(), shrink=0.8, label="response (red +, blue -)")
                 plt.show()
+                photo = rgb_to_grayscale(PHOTO[::3, ::3]) / 255
+                plt.figure(figsize=(5, 5)); out = correlate2d(photo, k); lim = np.abs(out).max()
+                plt.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim); plt.axis("off")
+                plt.title("the photograph: red where it brightens towards the top-right"); plt.show()
             """),
         markdown("""
             ## What you built

@@ -15,6 +15,9 @@ from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, 
                       builtin_exception_name, compare, describe_inputs, student_line)
 from .messages import (ANSWER_PROBLEMS, CASE_HEADER, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE, DTYPE_MESSAGE,
                        DTYPE_POINTS_MESSAGE, EXCEPTION_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB,
+                       KERNEL_BOTH_POLARITIES, KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM, KERNEL_ORIENTATION_MESSAGE,
+                       KERNEL_OTHER_DIAGONAL, KERNEL_SIGN_MESSAGE, KERNEL_STRAIGHT, KERNEL_WRONG_SIGN,
+                       KERNEL_ZERO_MESSAGE,
                        LOW_SCORE, MISSING_MESSAGE, NONE_MESSAGE, NOT_BUILTIN, NOT_DEFINED, NOT_RAISED,
                        NO_CASES_MESSAGE, PROVIDED_CHECK_MESSAGE, RAISED, RAISES_MESSAGE, RETURNED_NONE,
                        SCORE_MESSAGE, SHAPE_MESSAGE, STUB_MESSAGE, SUMMARY_MESSAGE, TIMED_OUT, TIMEOUT_MESSAGE,
@@ -32,34 +35,57 @@ Scorer = Callable[[Case, Callable[..., Any]], tuple[float, list[str], tuple[str,
 
 
 def _score_kernel_response(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
-    """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
-    each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
+    """The student's kernel against the criteria the notebook states, on edge images of contrast ``c`` (their 3x3
+    patches are in ``data``; the response of a patch is ``patch . kernel``, its strongest over all patches counts):
+
+    1. flat: flat patches answer at most ``flat_ratio`` x norm x c (the weights sum to 0);
+    2. sign: the edge asked for ("target": along the main diagonal, dark below-left, bright above-right) answers
+       at least ``min_response`` x norm x c, and the same edge with its colours swapped ("reversed") at most
+       ``reversed_ratio`` x that;
+    3. orientation: the other diagonal (top-right to bottom-left, either polarity) answers at most ``other_ratio``
+       x the target's response, horizontal and vertical edges (either polarity) at most ``straight_ratio`` x it.
+
+    Every criterion is a ratio, so any positive multiple of a kernel scores the same. ``weights``: their points."""
     kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
     problems = compare(kernel, np.zeros((3, 3), dtype=int),
                        Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
         return 0.0, problems, ()
     k = np.asarray(kernel, dtype=np.float64).ravel()
-    resp = {name: float(np.abs(np.asarray(case.data[name]) @ k).max()) for name in ("diagonal", "straight", "flat")}
     opt = case.options
-    norm = float(np.linalg.norm(k))
-    if norm == 0 or resp["diagonal"] < opt["min_diagonal"] * norm * opt["contrast"]:
-        return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=(
-            f"its strongest response to a diagonal edge is {resp['diagonal']:.3g}: too weak for a kernel of "
-            f"norm {norm:.3g} (it must be at least {opt['min_diagonal']} x norm x edge contrast)"))], ()
-    tests = [
-        (resp["flat"] <= opt["flat_ratio"] * resp["diagonal"],
-         f"flat regions: response {resp['flat']:.3g}, at most {opt['flat_ratio']} x the diagonal response "
-         f"{resp['diagonal']:.3g} (make the weights sum to 0)"),
-        (resp["diagonal"] > resp["straight"],
-         f"diagonal vs straight edges: {resp['diagonal']:.3g} must exceed {resp['straight']:.3g}"),
-        (resp["straight"] <= opt["straight_ratio"] * resp["diagonal"],
-         f"selectivity: the response to horizontal/vertical edges {resp['straight']:.3g} must be at most "
-         f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
-    ]
-    weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
-    return (float(sum(w for w, (ok, _) in zip(weights, tests, strict=True) if ok)),
-            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok], ())
+    resp = {name: np.asarray(case.data[name]) @ k for name in ("target", "reversed", "other", "straight", "flat")}
+    target, reversed_ = float(resp["target"].max()), float(resp["reversed"].max())
+    other, straight = float(np.abs(resp["other"]).max()), float(np.abs(resp["straight"]).max())
+    flat = float(np.abs(resp["flat"]).max())
+    scale = float(np.linalg.norm(k)) * opt["contrast"]
+    if not scale > 0:
+        return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=KERNEL_ZERO_MESSAGE)], ()
+    strong = opt["min_response"] * scale
+    flat_ok = flat <= opt["flat_ratio"] * scale
+    sign_ok = target >= strong and reversed_ <= opt["reversed_ratio"] * target
+    orientation_ok = target > 0 and other <= opt["other_ratio"] * target and straight <= opt["straight_ratio"] * target
+    lines, names = [], []
+    if not flat_ok:
+        lines.append(KERNEL_FLAT_MESSAGE.format(flat=flat, ratio=opt["flat_ratio"], limit=opt["flat_ratio"] * scale))
+        names.append(KERNEL_NOT_ZERO_SUM)
+    if not sign_ok:
+        lines.append(KERNEL_SIGN_MESSAGE.format(target=target, limit=strong, ratio=opt["min_response"],
+                                                reversed=reversed_, reversed_ratio=opt["reversed_ratio"]))
+    if not orientation_ok:
+        lines.append(KERNEL_ORIENTATION_MESSAGE.format(other=other, other_ratio=opt["other_ratio"], target=target,
+                                                       straight=straight, straight_ratio=opt["straight_ratio"]))
+    # One named cause, the root first: an offset (nonzero sum) changes every other response; a kernel that misses
+    # the edge asked for answers another one (the strongest is named); else it answers too much besides.
+    if flat_ok and target < strong:
+        answered = {KERNEL_WRONG_SIGN: reversed_, KERNEL_OTHER_DIAGONAL: other, KERNEL_STRAIGHT: straight}
+        names += [max(answered, key=answered.__getitem__)] * (max(answered.values()) >= strong)
+    elif flat_ok:
+        names += [KERNEL_BOTH_POLARITIES] * (not sign_ok) + [KERNEL_STRAIGHT] * (
+            straight > opt["straight_ratio"] * target)
+    weights = opt["weights"]
+    points = float(sum(w for w, ok in zip(weights, (flat_ok, sign_ok, orientation_ok), strict=True) if ok))
+    return (points, [SCORE_MESSAGE.format(what="kernel", detail=d) for d in lines] + _diagnosis_lines(names, case),
+            tuple(names))
 
 
 def _score_accuracy(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
