@@ -17,6 +17,9 @@ PROBLEMS = ANSWER_PROBLEMS + (RETURNED_NONE, RAISED, NOT_RAISED, WRONG_EXCEPTION
 # ---- messages a student reads (tests import and match these) ----
 STUB_MESSAGE = ("{function} is not implemented yet: replace `raise NotImplementedError()` in its solution cell "
                 "with your code")
+# A stub reached through another function (convolve2d implemented, correlate2d still a stub): the innermost one named.
+STUB_CALLS_MESSAGE = ("{function} calls {stub}, which is not implemented yet: replace `raise NotImplementedError()` "
+                      "in {stub}'s solution cell with your code")
 NONE_MESSAGE = "{function} returned None: did you forget `return`?"
 MISSING_MESSAGE = ("{function} is not defined: run its solution cell (and the cells above it) without errors, and "
                    "keep the name {function}")
