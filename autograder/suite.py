@@ -32,6 +32,7 @@ _PYTEST_ARGS = ["-q", "--disable-plugin-autoload", "-p", "no:cacheprovider", "-p
 class _GradingPlugin:
     def __init__(self, cases, call, cells, recorded_at):
         self.call, self.cells, self.results = call, cells, {}
+        self.functions = frozenset(c.function for c in cases)
         self.recorded_at = recorded_at if recorded_at is not None else {}
         self.groups: list[list] = []  # runs of consecutive cases of one function and one visibility, in order
         for case in cases:

@@ -106,7 +106,9 @@ EXAMPLES: tuple[WorkedExample, ...] = (
     WorkedExample(
         "digit-6x6", "003_c20d6f5213730eac", "an X-shaped kernel slid over a 6x6 digit", "correlate2d",
         (_DIGIT_6x6, _X_KERNEL), _DIGIT_6x6_OUT, _with(_DIGIT_6x6_OUT, (1, 0), 1.9),
-        erratum="the slide's second row starts 1.9; the window there sums 0.2 + 0.9 + 0 + 0.2 + 0.8 = 2.1"),
+        erratum=("the slide's second row starts 1.9; that window (rows 1-3, columns 0-2) holds [[0.2, 0.8, 0], "
+                 "[0.2, 0.9, 0], [0.3, 0.8, 0.7]], and the X kernel picks its four corners and its centre: "
+                 "0.2 + 0 + 0.9 + 0.3 + 0.7 = 2.1")),
     WorkedExample(
         "emboss-patch", "004_96103fbaeb9961b5", "the emboss kernel on one 3x3 patch of a photograph", "correlate2d",
         (_a([[162, 125, 108], [177, 127, 98], [191, 135, 80]]), _a([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])),

@@ -378,6 +378,10 @@ def teaching() -> list:
 
             $$\\mathrm{out}(i, j) = \\sum_{x, y} \\mathrm{image}(i + x, j + y) \\cdot \\mathrm{filter}(x, y) + b$$
 
+            where `x` runs over the filter's rows `0 .. KH-1` and `y` over its columns `0 .. KW-1`. (**An erratum:**
+            deck 001 writes these sums as $\\sum_{x=0}^{3} \\sum_{y=0}^{3}$ for its 3x3 filter; a 3x3 filter has taps
+            0, 1 and 2 only, so the sums run from 0 to 2, `range(KH)` in Python.)
+
             **The filter.** `out(i, j)` depends on `filter(x, y)` with slope `image(i + x, j + y)`, and the same
             filter weight is used at every position `(i, j)`. So, as in the slides, its gradient sums over all
             positions:

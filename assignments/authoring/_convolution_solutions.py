@@ -176,17 +176,20 @@ def solutions() -> dict:
             '''),
         solution_cell("diagonal_edge_kernel", '''
             def diagonal_edge_kernel():
-                """A 3x3 kernel that responds to diagonal edges and little to flat regions and straight edges.
+                """A 3x3 kernel answering an edge along the main diagonal (top-left to bottom-right corner), dark
+                below-left and bright above-right, with a large positive response; little to that edge with its
+                colours swapped, to the other diagonal, to horizontal or vertical edges; nothing to flat regions.
 
                 Returns:
                 - kernel: (KH, KW) = (3, 3), float
                 """
             ''', '''
-            # Bright on one side of the main diagonal, dark on the other; zero sum, so flat regions give 0.
-            # Each row and each column also sums to 0, so purely vertical or horizontal edges give 0 too.
-            return np.array([[0.0, 1.0, -1.0],
+            # sobel_x turned by 45 degrees: the top-right corner weighed against the bottom-left one, so an edge
+            # with its bright side above-right answers positively. Zero sum: flat regions give 0; the other diagonal
+            # gives 0 (the kernel is antisymmetric about it), straight edges 3/4 of the diagonal response.
+            return np.array([[0.0, 1.0, 2.0],
                              [-1.0, 0.0, 1.0],
-                             [1.0, -1.0, 0.0]])
+                             [-2.0, -1.0, 0.0]])
             '''),
     ]
     return {c.metadata["nbgrader"]["grade_id"][:-len("_solution")]: c for c in cells}

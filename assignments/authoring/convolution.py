@@ -14,6 +14,7 @@ from assignments.authoring import nb
 from assignments.authoring._convolution_solutions import solutions
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
+from autograder.suites.convolution import KERNEL_DESIGN
 
 NAME = "convolution"
 TITLE = assignment(NAME).title
@@ -39,7 +40,7 @@ def _example(example_id: str):
 def teaching() -> list:
     """The notebook in reading order; a plain string ``"fn"`` marks where fn's solution and check cells go."""
     first, sharpen = _example("first-correlation"), _example("sharpen-valid")
-    pad1, digit = _example("sharpen-pad1"), _example("digit-6x6")
+    pad1, stride2, digit = _example("sharpen-pad1"), _example("sharpen-pad1-stride2"), _example("digit-6x6")
     return [
         markdown(f"""
             # Assignment 1 — {TITLE}
@@ -161,10 +162,9 @@ def teaching() -> list:
         markdown("""
             ### How big is the output?
 
-            A kernel `k` wide fits in `n - k + 1` positions across an image `n` wide. Two more ideas, which
-            section 5 shows in pictures, change that count: **padding** adds `p` rings of zeros around the image
-            (it becomes `n + 2p` wide), and **stride** `s` moves the window `s` pixels at a time instead of one.
-            Together:
+            A kernel `k` wide fits in `n - k + 1` positions across an image `n` wide. Two more ideas, explained
+            just below, change that count: **padding** adds `p` rings of zeros around the image (it becomes
+            `n + 2p` wide), and **stride** `s` moves the window `s` pixels at a time instead of one. Together:
 
             $$n' = \\left\\lfloor \\frac{n + 2p - k}{s} \\right\\rfloor + 1 \\quad \\text{(in Python: `(n + 2*p - k) // s + 1`)}$$
 
@@ -173,21 +173,56 @@ def teaching() -> list:
             """),
         "output_size",
         markdown("""
-            ### Zero padding
+            ### Padding and stride
 
-            `zero_pad(x, pad)` surrounds the last two axes of `x` with `pad` zeros on *both* sides (`pad` is an
-            int or an `(PH, PW)` pair), whatever axes come before: `(H, W)` becomes `(H + 2*PH, W + 2*PW)` and
-            `(N, C, H, W)` becomes `(N, C, H + 2*PH, W + 2*PW)`. Keep the dtype of `x`.
+            Without padding the border pixels are under fewer windows than the centre ones, and the image shrinks
+            at every layer. **Padding** surrounds the image with zeros first. The slides name three choices, for
+            a kernel `k` wide and stride 1:
+
+            | padding | zeros on each side | output size |
+            | --- | --- | --- |
+            | **valid** (narrow) | 0 | `n - k + 1` |
+            | **same** | `(k - 1) / 2` | `n` (the input's size) |
+            | **full** (wide) | `k - 1` | `n + k - 1` (every overlap of kernel and image) |
+
+            Rows and columns may be padded differently: `pad=(PH, PW)` adds `PH` rows of zeros at the top and at the
+            bottom and `PW` columns at the left and at the right (an int `p` means `(p, p)`). "same" needs
+            `k - 1` zeros in all, which an **even** kernel cannot split equally: a 2x2 kernel needs one zero row
+            and one zero column, and, like PyTorch, we put the extra one at the **bottom/right** (top `(KH - 1) // 2`,
+            bottom `KH // 2`; left `(KW - 1) // 2`, right `KW // 2`). "full" pads `KH - 1` rows and `KW - 1`
+            columns on every side.
+
+            **Stride** skips positions: with stride `s` the windows start every `s` pixels (stride 2 keeps every
+            second window, roughly halving each side), and `stride=(SH, SW)` steps `SH` rows down and `SW` columns
+            across.
+
+            `zero_pad(x, pad)` does the padding: it surrounds the last two axes of `x` with `pad` zeros on *both*
+            sides (`pad` is an int or an `(PH, PW)` pair), whatever axes come before: `(H, W)` becomes
+            `(H + 2*PH, W + 2*PW)` and `(N, C, H, W)` becomes `(N, C, H + 2*PH, W + 2*PW)`. Keep the dtype of `x`.
             """),
         "zero_pad",
+        demo_code("""
+            @picture
+            def _():
+                image = np.arange(1.0, 13.0).reshape(3, 4)
+                panels = [("valid: no zeros", image), ("pad=1", zero_pad(image, 1)), ("pad=(1, 2)", zero_pad(image, (1, 2))),
+                          ("same for a 2x2 kernel:\\nthe extra zeros bottom/right", np.pad(image, ((0, 1), (0, 1)))),
+                          ("full for a 3x3 kernel: pad=2", zero_pad(image, 2))]
+                fig, axes = plt.subplots(1, len(panels), figsize=(18, 3.6))
+                for ax, (title, grid) in zip(axes, panels):
+                    ax.imshow(grid == 0, cmap="Greys", vmin=0, vmax=3)       # the zeros shaded
+                    for (r, c), v in np.ndenumerate(grid):
+                        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=8)
+                    ax.set_title(f"{title}\\n{grid.shape}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
+                plt.show()
+            """),
         markdown("""
             ### Correlate
 
             Now the sliding window itself. `correlate2d(image, kernel, stride=1, pad=0)` takes one `(H, W)`
             image and one `(KH, KW)` kernel and returns the `(H', W')` feature map. `pad` is an int, an
-            `(PH, PW)` pair, or a name (section 5): `"valid"` (no padding), `"same"` (the output keeps the input's
-            size; stride 1 only; for an even kernel the extra zero row/column goes at the bottom/right, like
-            PyTorch) or `"full"` (`KH - 1` / `KW - 1` zeros on every side: every overlap of kernel and image).
+            `(PH, PW)` pair, or one of the table's names: `"valid"`, `"same"` (stride 1 only; an even kernel's
+            extra zero row/column at the bottom/right) or `"full"`. `stride` is an int or an `(SH, SW)` pair.
 
             **A hint that makes it fast.** The obvious code loops over the `H' x W'` output pixels. The same sum can
             be split the other way: for each of the `KH x KW` kernel weights `kernel[i, j]`, the pixels it
@@ -262,25 +297,50 @@ def teaching() -> list:
                 plt.tight_layout(); plt.show()
             """),
         markdown(f"""
-            ## 5. Padding and stride
+            ## 5. Padding and stride, seen
 
-            Without padding the border pixels are under fewer windows than the centre ones and the image
-            shrinks at every layer. The slides name three choices:
+            Section 2's table in numbers: deck 002 pads its binary 5x5 image with one ring of zeros, correlates it
+            with the sharpen kernel, and then does the same with stride 2; deck 003 slides an X-shaped kernel
+            `{digit.args[1].astype(int).tolist()}` over a 6x6 digit. Slides have slips too:
+            two puzzles, then check with your `correlate2d`.
 
-            | padding | zeros on each side | output size (stride 1) |
-            | --- | --- | --- |
-            | **valid** (narrow) | 0 | `n - k + 1` |
-            | **same** | `(k - 1) / 2` | `n` |
-            | **full** (wide) | `k - 1` | `n + k - 1` |
+            **Puzzle 1 (deck 002).** The slide prints `{pad1.slide[4, 0]:g}` in the bottom-left corner of the padded
+            feature map, and its stride-2 slide copies that `{pad1.slide[4, 0]:g}`. Compute that window by hand:
+            the padded image's last three rows, first three columns, times the sharpen kernel. Who is right?
 
-            **Stride** skips positions: stride 2 keeps every second window and roughly halves each side. The
-            slides' sharpen example with one ring of zeros has output `{pad1.expected.astype(int).tolist()}`.
+            **Puzzle 2 (deck 003).** The slide's feature map starts its second row with `{digit.slide[1, 0]:g}`.
+            Which five pixels does the X kernel pick in that window (rows 1-3, columns 0-2 of the digit), and what
+            do they sum to?
 
-            **Puzzle (an erratum).** The slide prints `{pad1.slide[4, 0]:g}` in the bottom-left corner of that
-            feature map, and the stride-2 slide copies it. Compute that window by hand (the padded image's last
-            three rows, first three columns). Who is right? The same slides' 6x6 digit example prints
-            `{digit.slide[1, 0]:g}` at the start of its second row; your `correlate2d` says
-            `{digit.expected[1, 0]:g}`. ({digit.erratum}.)
+            Work them out, then run the cell below: it prints your `correlate2d`'s answers beside the slides'.
+            """),
+        demo_code(f"""
+            @picture
+            def _():
+                binary = {nb.array_literal(pad1.args[0], 25)}
+                sharpen = {nb.array_literal(pad1.args[1], 26)}
+                digit = {nb.array_literal(digit.args[0], 24)}
+                x_kernel = {nb.array_literal(digit.args[1], 27)}
+                # What the slides print:
+                slide_pad1 = {nb.array_literal(pad1.slide, 29)}
+                slide_stride2 = {nb.array_literal(stride2.slide, 32)}
+                slide_digit = {nb.array_literal(digit.slide, 30)}
+                for name, out, slide in [("deck 002, sharpen, pad=1", correlate2d(binary, sharpen, pad=1), slide_pad1),
+                                         ("deck 002, sharpen, pad=1, stride=2", correlate2d(binary, sharpen, pad=1, stride=2), slide_stride2),
+                                         ("deck 003, X kernel on the 6x6 digit", correlate2d(digit, x_kernel), slide_digit)]:
+                    print(f"{{name}}: output {{out.shape}}")
+                    for mine, theirs in zip(np.round(out, 6), slide):
+                        print(f"    yours {{np.array2string(mine + 0.0):<28}} slide {{theirs}}")
+            """),
+        markdown(f"""
+            <details><summary><b>The answers</b> (open once you have tried the puzzles)</summary>
+
+            * Puzzle 1: {pad1.erratum}; the stride-2 map keeps every second window of the padded one,
+              `{pad1.expected[::2, ::2].astype(int).tolist()}`, so its bottom-left corner is that same window: 4, not
+              {pad1.slide[4, 0]:g}.
+            * Puzzle 2: {digit.erratum}.
+
+            </details>
             """),
         demo_code("""
             @picture
@@ -341,16 +401,34 @@ def teaching() -> list:
                     ax.axis("off")
                 plt.suptitle(f"w {w.shape} -> out {out.shape}"); plt.show()
             """),
-        markdown("""
+        markdown(f"""
             ## 7. Design a kernel
 
-            The first deck ends with an exercise: *tweak the kernels to capture other patterns*. Write
-            `diagonal_edge_kernel()`, returning a 3x3 kernel that responds to **diagonal edges**: where the image
-            changes from dark to bright along a diagonal (running from the top-left corner to the bottom-right),
-            its response should be large, and on flat regions and on purely horizontal or vertical edges it
-            should be small. The grader correlates your kernel with test images (diagonal edges, horizontal and
-            vertical edges, flat patches) and scores how strongly it separates them. Hint: look at how `sobel_x`
-            is built, and turn it by 45 degrees.
+            The first deck ends with an exercise: *tweak the kernels to capture other patterns*. `KERNELS` has
+            horizontal and vertical edge detectors (`sobel_y`, `sobel_x`); `KERNELS["edge_diagonal"]` answers
+            *both* diagonals, with either sign (it is a corner detector as much as an edge detector). Write
+            `diagonal_edge_kernel()`, returning a 3x3 kernel for **one** edge: a boundary along the main diagonal
+            (from the top-left corner to the bottom-right one), **dark below-left and bright above-right**. That
+            edge must give a large *positive* response.
+
+            **How it is scored.** The grader correlates your kernel `k` (no padding) with test images whose edges
+            step from 0 to a contrast `c`, and takes the strongest response of each kind of image. Call `T` the
+            strongest (most positive) response to the edge asked for, and `‖k‖` the kernel's size, the square
+            root of the sum of its squared weights. Each case is worth {sum(KERNEL_DESIGN["weights"]):g} points:
+
+            | criterion | points | passes when |
+            | --- | --- | --- |
+            | flat regions give nothing | {KERNEL_DESIGN["weights"][0]:g} | every response to a flat image is at most `{KERNEL_DESIGN["flat_ratio"]} x ‖k‖ x c` in size (so the weights must sum to 0) |
+            | the right sign | {KERNEL_DESIGN["weights"][1]:g} | `T >= {KERNEL_DESIGN["min_response"]} x ‖k‖ x c`, and the same edge with its colours swapped (bright below-left) gives at most `{KERNEL_DESIGN["reversed_ratio"]} x T` |
+            | the right orientation | {KERNEL_DESIGN["weights"][2]:g} | the other diagonal (top-right to bottom-left, either sign) gives at most `{KERNEL_DESIGN["other_ratio"]} x T` in size, horizontal and vertical edges at most `{KERNEL_DESIGN["straight_ratio"]} x T` |
+
+            Every criterion compares responses, so doubling or halving a kernel changes nothing. A kernel that
+            measures the brightness change across the diagonal answers a straight edge too, with about
+            `cos 45° = 0.71` of its diagonal response: that passes; what does not is a kernel that answers straight
+            edges as strongly as the diagonal one. The public case runs a 10x10 image set; a hidden one runs 14x14
+            images of contrast 255 with a little noise. Hint: `sobel_x` weighs the left column against the right
+            one; turn it by 45 degrees so that it weighs the top-right corner against the bottom-left one, and mind
+            which side must be positive.
             """),
         "diagonal_edge_kernel",
         demo_code("""
@@ -358,16 +436,25 @@ def teaching() -> list:
             def _():
                 k = diagonal_edge_kernel()
                 yy, xx = np.mgrid[:32, :32]
-                tests = {"diagonal edge": (xx > yy).astype(float), "vertical edge": (xx > 16).astype(float),
-                         "horizontal edge": (yy > 16).astype(float), "photograph": rgb_to_grayscale(PHOTO[::3, ::3]) / 255}
-                fig, axes = plt.subplots(2, len(tests), figsize=(14, 6.5))
+                tests = {"asked for: bright above-right": (xx > yy).astype(float),
+                         "colours swapped": (xx <= yy).astype(float),
+                         "other diagonal": (xx + yy > 31).astype(float), "vertical edge": (xx > 16).astype(float),
+                         "horizontal edge": (yy > 16).astype(float)}
+                outs = {name: correlate2d(img, k) for name, img in tests.items()}     # valid: no zero border
+                lim = max(np.abs(out).max() for out in outs.values()) or 1.0         # one symmetric colour scale
+                fig, axes = plt.subplots(2, len(tests), figsize=(16, 6.8))
                 for col, (name, img) in enumerate(tests.items()):
-                    out = correlate2d(img, k)                 # valid: no zero border to respond to
-                    axes[0, col].imshow(img, cmap="gray"); axes[0, col].set_title(name)
-                    axes[1, col].imshow(np.abs(out), cmap="magma"); axes[1, col].set_title(f"|response|, max {np.abs(out).max():.2f}")
+                    axes[0, col].imshow(img, cmap="gray", vmin=0, vmax=1); axes[0, col].set_title(name, fontsize=9)
+                    im = axes[1, col].imshow(outs[name], cmap="RdBu_r", vmin=-lim, vmax=lim)
+                    axes[1, col].set_title(f"response: max {outs[name].max():.2f}, min {outs[name].min():.2f}", fontsize=9)
                 for ax in axes.flat:
                     ax.axis("off")
+                fig.colorbar(im, ax=axes[1].tolist(), shrink=0.8, label="response (red +, blue -)")
                 plt.show()
+                photo = rgb_to_grayscale(PHOTO[::3, ::3]) / 255
+                plt.figure(figsize=(5, 5)); out = correlate2d(photo, k); lim = np.abs(out).max()
+                plt.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim); plt.axis("off")
+                plt.title("the photograph: red where it brightens towards the top-right"); plt.show()
             """),
         markdown("""
             ## What you built

@@ -4,21 +4,39 @@ conv2d_forward (see ``points_by_function``)."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autograder.assignment import Assignment
+from autograder.student import convkit_check as cc
 from autograder.suites import case
 from reference.slides import EXAMPLES, by_id
 
 # The slides' RGB table (deck 000): red, a dark teal, yellow, green, blue, purple.
 _SLIDE_RGB = np.array([[[255, 0, 0], [0, 69, 100], [255, 255, 0]], [[0, 255, 0], [0, 0, 255], [153, 51, 255]]],
                       dtype=np.uint8)
-# Thresholds of the kernel-design scorer (options of its cases): see convkit_check._score_kernel_response.
-KERNEL_DESIGN: dict[str, Any] = {"flat_ratio": 0.05, "straight_ratio": 0.5, "min_diagonal": 0.25,
-                                 "weights": (1.0, 2.0, 2.0)}
+# The kernel-design exercise's criteria (options of its cases), stated in the notebook: see
+# convkit_check._score_kernel_response. Measured on honest answers: a diagonal Sobel (the hint) answers straight
+# edges with 3/4 of its diagonal response, a diagonal Prewitt with 2/3 (an ideal edge detector with cos 45 = 0.71),
+# the other diagonal with 0 and the swapped edge with 0; the margins below leave them all full points.
+KERNEL_DESIGN: dict[str, Any] = {"flat_ratio": 0.05, "min_response": 0.25, "reversed_ratio": 0.5,
+                                 "other_ratio": 0.5, "straight_ratio": 0.9, "weights": (1.0, 2.0, 2.0)}
+KERNEL_DESIGN_EXPLANATIONS = {
+    cc.KERNEL_NOT_ZERO_SUM: ("the weights do not sum to 0, so a flat region (no edge at all) answers: subtract "
+                             "their mean from every weight"),
+    cc.KERNEL_WRONG_SIGN: ("your kernel answers the edge with its colours swapped (bright below-left): the right "
+                           "orientation with the opposite sign; multiply it by -1"),
+    cc.KERNEL_OTHER_DIAGONAL: ("your kernel answers the other diagonal (from the top-right corner to the "
+                               "bottom-left): the transposed orientation; mirror it left-right, kernel[:, ::-1]"),
+    cc.KERNEL_BOTH_POLARITIES: ("your kernel answers the edge with its colours swapped about as strongly as the "
+                                "edge itself (a line or corner detector does, like KERNELS['edge_diagonal']): put "
+                                "positive weights on the bright side (above-right) and negative ones on the dark side"),
+    cc.KERNEL_STRAIGHT: ("your kernel answers horizontal or vertical edges about as strongly as the diagonal one: "
+                         "weigh the pixels across the diagonal (top-right against bottom-left) more than the others"),
+}
 
 
 def _r(rng, *shape, dtype=np.float64):
@@ -36,25 +54,34 @@ def _patches(images) -> np.ndarray:
 
 
 def _edge_images(size: int, offsets, contrast: float, rng, noise: float):
+    """The patches the kernel-design scorer reads: the edge asked for (along the main diagonal, bright above-right),
+    the same edges with their colours swapped, the other diagonal and the straight edges (both polarities of each)
+    and flat regions."""
     yy, xx = np.mgrid[0:size, 0:size]
-    diag, straight = [], []
+    groups: dict[str, list] = {"target": [], "reversed": [], "other": [], "straight": []}
     for o in offsets:
-        diag += [(xx - yy > o) * contrast, (xx + yy > size - 1 + o) * contrast]
-        straight += [(xx > size // 2 + o) * contrast, (yy > size // 2 + o) * contrast]
+        bright = {"target": [xx - yy > o], "other": [xx + yy > size - 1 + o],
+                  "straight": [xx > size // 2 + o, yy > size // 2 + o]}
+        groups["target"] += [b * contrast for b in bright["target"]]
+        groups["reversed"] += [~b * contrast for b in bright["target"]]
+        groups["other"] += [v * contrast for b in bright["other"] for v in (b, ~b)]
+        groups["straight"] += [v * contrast for b in bright["straight"] for v in (b, ~b)]
     if noise:
-        diag = [d + noise * rng.standard_normal(d.shape) for d in diag]
-        straight = [s + noise * rng.standard_normal(s.shape) for s in straight]
+        groups = {name: [im + noise * rng.standard_normal(im.shape) for im in images]
+                  for name, images in groups.items()}
     flat = [np.full((size, size), v * contrast) for v in (0.25, 1.0)]
-    return {"diagonal": _patches(diag), "straight": _patches(straight), "flat": _patches(flat)}
+    return {**{name: _patches(images) for name, images in groups.items()}, "flat": _patches(flat)}
 
 
 def _kernel_design(case_id, seed, size, offsets, contrast, noise, public):
     rng = np.random.default_rng(seed)
     points = sum(KERNEL_DESIGN["weights"])
-    return case("diagonal_edge_kernel", case_id, points=points, public=public, kind="kernel_response",
-                data=_edge_images(size, offsets, contrast, rng, noise),
-                options={**KERNEL_DESIGN, "contrast": contrast},
-                description="a kernel that answers 45-degree edges and ignores flat regions and straight edges")
+    c = case("diagonal_edge_kernel", case_id, points=points, public=public, kind="kernel_response",
+             data=_edge_images(size, offsets, contrast, rng, noise),
+             options={**KERNEL_DESIGN, "contrast": contrast},
+             description="a kernel that answers a main-diagonal edge bright above-right, not its swapped colours, "
+                         "the other diagonal, straight edges or flat regions")
+    return replace(c, explanations=dict(KERNEL_DESIGN_EXPLANATIONS))
 
 
 def cases():

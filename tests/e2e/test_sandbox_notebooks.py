@@ -14,7 +14,7 @@ from autograder.student import convkit_check as cc
 from autograder.submissions import Submission
 from autograder.suites import cases_for
 from tests.support.submissions_factory import (ASSIGNMENT, BATCH_LIMITS, expected_score, honest_notebook,
-                                              insert_cell, pristine_course)
+                                              insert_cell, pristine_course, replace_body, with_stubs)
 
 pytestmark = pytest.mark.slow  # the nbgrader course is built once (~15 s); each test grades in seconds
 
@@ -90,3 +90,17 @@ def test_a_name_error_shows_the_students_cell_line_and_text_and_no_grader_frame(
           pytest.raises(cc.StudentException) as info):
         grading._sandbox_call(sb)("relu", [1.0], {})
     assert info.value.frames == ((f"<cell {cell}>", 3, "relu"),)
+
+
+def test_a_stub_reached_through_another_function_is_named_in_the_graders_messages(course, tmp_path):
+    """cross_entropy written on top of softmax, softmax still a stub: every cross_entropy case, public and hidden,
+    says "cross_entropy calls softmax, which is not implemented yet" (the sandbox reports the frames), its
+    bad-input cases too (they earn nothing before cross_entropy works)."""
+    nb = with_stubs(honest_notebook(course), course, ["softmax"])
+    nb = replace_body(nb, "cross_entropy", "p = softmax(z)\nreturn -np.mean(np.log(p[np.arange(len(y)), y]))\n")
+    result = _grade(course, tmp_path, "calls_a_stub", nb)
+    tests = [t for t in result["tests"] if t["extra_data"]["function"] == "cross_entropy"]
+    assert tests and {t["extra_data"]["kind"] for t in tests} == {"stub"}, [t["extra_data"] for t in tests]
+    calls = cc.STUB_CALLS_MESSAGE.format(function="cross_entropy", stub="softmax")
+    assert [(t["name"], t["output"]) for t in tests if calls not in t["output"]] == []
+    assert {t["visibility"] for t in tests} == {"visible", "after_published"}  # public and hidden cases

@@ -31,7 +31,10 @@ from .codec import CALLABLES, Raises
 from .compare import builtin_exception_name, compare, describe_inputs, format_student_traceback, student_line
 from .messages import (ANSWER_PROBLEMS, CASE_FORMAT_MESSAGE, CASE_HEADER, CELL_ERROR_MESSAGE, DIAGNOSIS_MESSAGE,
                        DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, DTYPE_POINTS_MESSAGE, EXACT_MESSAGE, EXCEPTION_MESSAGE,
-                       HIDDEN_LINE_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB, KEYS_MESSAGE, LOW_SCORE,
+                       HIDDEN_LINE_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB, KERNEL_BOTH_POLARITIES,
+                       KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM, KERNEL_ORIENTATION_MESSAGE, KERNEL_OTHER_DIAGONAL,
+                       KERNEL_SIGN_MESSAGE, KERNEL_STRAIGHT, KERNEL_WRONG_SIGN, KERNEL_ZERO_MESSAGE, KEYS_MESSAGE,
+                       LOW_SCORE, STUB_CALLS_MESSAGE,
                        MISSING_MESSAGE, NO_CASES_MESSAGE, NON_FINITE, NONE_MESSAGE, NONFINITE_MESSAGE, NOT_BUILTIN,
                        NOT_DEFINED, NOT_RAISED, NUMPY_VERSION_MESSAGE, PROBLEMS, PROVIDED_CHECK_MESSAGE, RAISED,
                        RAISES_MESSAGE, RETURNED_NONE, SCORE_MESSAGE, SHAPE_MESSAGE, STATUSES, STUB_MESSAGE,
@@ -39,14 +42,14 @@ from .messages import (ANSWER_PROBLEMS, CASE_FORMAT_MESSAGE, CASE_HEADER, CELL_E
                        UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, VALUE_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
                        WRONG_EXCEPTION_MESSAGE, WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
 from .notebook import CELL_ERRORS, DEMO_TAG, load_notebook, notebook_cells, notebook_source
-from .runner import DTYPE_SHARE, SCORERS, check, credit, hidden_output, run_case
+from .runner import DTYPE_SHARE, SCORERS, check, credit, hidden_output, run_case, stub_message
 # Two private helpers re-exported for autograder/capstone.py and its tests (they reuse the runner's copy and scorer).
 from .runner import _copy as _copy
 from .runner import _score_accuracy as _score_accuracy
 
 __all__ = [
     "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
-    "check", "run_case", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
+    "check", "run_case", "stub_message", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "save_cases", "load_cases", "load_public_cases", "public_cases_for", "codec",
     "format_student_traceback", "describe_inputs", "compare", "credit", "hidden_output",
     "builtin_exception_name", "student_line", "numpy_version_warning", "DTYPE_SHARE",
@@ -63,5 +66,7 @@ __all__ = [
     "WRONG_EXCEPTION_MESSAGE", "DIAGNOSIS_MESSAGE", "PROVIDED_CHECK_MESSAGE", "UNCONFIRMED_MESSAGE",
     "UNCONFIRMED_CHECK_MESSAGE", "SUMMARY_MESSAGE", "NO_CASES_MESSAGE", "SCORE_MESSAGE", "DTYPE_POINTS_MESSAGE",
     "NUMPY_VERSION_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES", "HIDDEN_LINE_MESSAGE", "NOT_BUILTIN",
-    "CASE_FORMAT_MESSAGE",
+    "CASE_FORMAT_MESSAGE", "KERNEL_FLAT_MESSAGE", "KERNEL_SIGN_MESSAGE", "KERNEL_ORIENTATION_MESSAGE",
+    "KERNEL_NOT_ZERO_SUM", "KERNEL_WRONG_SIGN", "KERNEL_BOTH_POLARITIES", "KERNEL_OTHER_DIAGONAL", "KERNEL_STRAIGHT",
+    "KERNEL_ZERO_MESSAGE", "STUB_CALLS_MESSAGE",
 ]

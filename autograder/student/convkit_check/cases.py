@@ -64,8 +64,8 @@ class CaseResult:
     itself, safe to show on a hidden case: ``diagnoses`` (the names of the known mistakes the answer matches, in the
     case's order), ``problem`` (one of :data:`PROBLEMS`), ``wrong`` ((output name, problem,
     returned dtype name) per output at fault), ``raised`` (the built-in exception type, from
-    :func:`builtin_exception_name`) and ``line`` (the student's line where it was raised, from the grader's copy of
-    the cells)."""
+    :func:`builtin_exception_name`), ``line`` (the student's line where it was raised, from the grader's copy of
+    the cells) and ``stub`` (on a stub, the other graded function whose stub raised, one of the grader's names)."""
 
     case_id: str
     function: str
@@ -78,6 +78,7 @@ class CaseResult:
     wrong: tuple = ()
     raised: str | None = None
     line: str | None = None
+    stub: str | None = None
 
     @property
     def passed(self) -> bool:

@@ -17,6 +17,9 @@ PROBLEMS = ANSWER_PROBLEMS + (RETURNED_NONE, RAISED, NOT_RAISED, WRONG_EXCEPTION
 # ---- messages a student reads (tests import and match these) ----
 STUB_MESSAGE = ("{function} is not implemented yet: replace `raise NotImplementedError()` in its solution cell "
                 "with your code")
+# A stub reached through another function (convolve2d implemented, correlate2d still a stub): the innermost one named.
+STUB_CALLS_MESSAGE = ("{function} calls {stub}, which is not implemented yet: replace `raise NotImplementedError()` "
+                      "in {stub}'s solution cell with your code")
 NONE_MESSAGE = "{function} returned None: did you forget `return`?"
 MISSING_MESSAGE = ("{function} is not defined: run its solution cell (and the cells above it) without errors, and "
                    "keep the name {function}")
@@ -49,6 +52,20 @@ NO_CASES_MESSAGE = "no public cases for {function} in {path}"
 SCORE_MESSAGE = "{what}: {detail}"
 DTYPE_POINTS_MESSAGE = ("the values are right, only the dtype is wrong: {points:g} of {max_points:g} points (a wrong "
                         "dtype costs {share:.0%} of a case)")
+# The kernel-design scorer (runner._score_kernel_response): one message per criterion it failed, and the names of
+# the mistakes it recognises (the suite gives their explanations).
+KERNEL_NOT_ZERO_SUM, KERNEL_WRONG_SIGN, KERNEL_BOTH_POLARITIES = (
+    "kernel_not_zero_sum", "kernel_wrong_sign", "kernel_both_polarities")
+KERNEL_OTHER_DIAGONAL, KERNEL_STRAIGHT = "kernel_other_diagonal", "kernel_answers_straight_edges"
+KERNEL_FLAT_MESSAGE = ("flat regions: response {flat:.3g}, at most {ratio:g} x the kernel's norm x the contrast = "
+                       "{limit:.3g} allowed (make the weights sum to 0)")
+KERNEL_SIGN_MESSAGE = ("sign: the edge asked for (along the main diagonal, dark below-left, bright above-right) gets "
+                       "{target:.3g}, at least {limit:.3g} needed ({ratio:g} x norm x contrast); the same edge with "
+                       "its colours swapped gets {reversed:.3g}, at most {reversed_ratio:g} x {target:.3g} allowed")
+KERNEL_ZERO_MESSAGE = "every weight is 0: the kernel answers nothing"
+KERNEL_ORIENTATION_MESSAGE = ("orientation: the other diagonal (top-right to bottom-left) gets {other:.3g}, at most "
+                              "{other_ratio:g} x {target:.3g} allowed; horizontal and vertical edges get "
+                              "{straight:.3g}, at most {straight_ratio:g} x {target:.3g} allowed")
 NUMPY_VERSION_MESSAGE = ("warning: you run NumPy {here}, the grader NumPy {grader} (the public cases were frozen with "
                          "it); code can behave differently across NumPy major versions (from NumPy 2 on, putting a "
                          "size-1 array into one element is an error), so install the grader's: "

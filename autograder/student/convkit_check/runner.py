@@ -10,14 +10,19 @@ from typing import Any
 import numpy as np
 
 from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
-from .cases import RELEASE_DIR, Case, CaseResult, Status, numpy_version_warning, public_cases_for
+from .cases import (RELEASE_DIR, Case, CaseResult, Status, load_public_cases, numpy_version_warning,
+                    public_cases_for)
 from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, _problems, _short,
                       builtin_exception_name, compare, describe_inputs, student_line)
 from .messages import (ANSWER_PROBLEMS, CASE_HEADER, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE, DTYPE_MESSAGE,
                        DTYPE_POINTS_MESSAGE, EXCEPTION_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB,
+                       KERNEL_BOTH_POLARITIES, KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM, KERNEL_ORIENTATION_MESSAGE,
+                       KERNEL_OTHER_DIAGONAL, KERNEL_SIGN_MESSAGE, KERNEL_STRAIGHT, KERNEL_WRONG_SIGN,
+                       KERNEL_ZERO_MESSAGE,
                        LOW_SCORE, MISSING_MESSAGE, NONE_MESSAGE, NOT_BUILTIN, NOT_DEFINED, NOT_RAISED,
                        NO_CASES_MESSAGE, PROVIDED_CHECK_MESSAGE, RAISED, RAISES_MESSAGE, RETURNED_NONE,
-                       SCORE_MESSAGE, SHAPE_MESSAGE, STUB_MESSAGE, SUMMARY_MESSAGE, TIMED_OUT, TIMEOUT_MESSAGE,
+                       SCORE_MESSAGE, SHAPE_MESSAGE, STUB_CALLS_MESSAGE, STUB_MESSAGE, SUMMARY_MESSAGE, TIMED_OUT,
+                       TIMEOUT_MESSAGE,
                        UNCONFIRMED, UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
                        WRONG_EXCEPTION_MESSAGE)
 
@@ -32,34 +37,57 @@ Scorer = Callable[[Case, Callable[..., Any]], tuple[float, list[str], tuple[str,
 
 
 def _score_kernel_response(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
-    """Response of the student's kernel on edge images (their 3x3 patches are in ``data``): 1/3 of the points
-    each for ignoring flat regions, answering diagonal edges more than straight ones, and doing so selectively."""
+    """The student's kernel against the criteria the notebook states, on edge images of contrast ``c`` (their 3x3
+    patches are in ``data``; the response of a patch is ``patch . kernel``, its strongest over all patches counts):
+
+    1. flat: flat patches answer at most ``flat_ratio`` x norm x c (the weights sum to 0);
+    2. sign: the edge asked for ("target": along the main diagonal, dark below-left, bright above-right) answers
+       at least ``min_response`` x norm x c, and the same edge with its colours swapped ("reversed") at most
+       ``reversed_ratio`` x that;
+    3. orientation: the other diagonal (top-right to bottom-left, either polarity) answers at most ``other_ratio``
+       x the target's response, horizontal and vertical edges (either polarity) at most ``straight_ratio`` x it.
+
+    Every criterion is a ratio, so any positive multiple of a kernel scores the same. ``weights``: their points."""
     kernel = call(case.function, _copy(case.args), _copy(case.kwargs))
     problems = compare(kernel, np.zeros((3, 3), dtype=int),
                        Case(**{**case.__dict__, "kind": "array", "atol": np.inf}), "kernel")
     if problems:
         return 0.0, problems, ()
     k = np.asarray(kernel, dtype=np.float64).ravel()
-    resp = {name: float(np.abs(np.asarray(case.data[name]) @ k).max()) for name in ("diagonal", "straight", "flat")}
     opt = case.options
-    norm = float(np.linalg.norm(k))
-    if norm == 0 or resp["diagonal"] < opt["min_diagonal"] * norm * opt["contrast"]:
-        return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=(
-            f"its strongest response to a diagonal edge is {resp['diagonal']:.3g}: too weak for a kernel of "
-            f"norm {norm:.3g} (it must be at least {opt['min_diagonal']} x norm x edge contrast)"))], ()
-    tests = [
-        (resp["flat"] <= opt["flat_ratio"] * resp["diagonal"],
-         f"flat regions: response {resp['flat']:.3g}, at most {opt['flat_ratio']} x the diagonal response "
-         f"{resp['diagonal']:.3g} (make the weights sum to 0)"),
-        (resp["diagonal"] > resp["straight"],
-         f"diagonal vs straight edges: {resp['diagonal']:.3g} must exceed {resp['straight']:.3g}"),
-        (resp["straight"] <= opt["straight_ratio"] * resp["diagonal"],
-         f"selectivity: the response to horizontal/vertical edges {resp['straight']:.3g} must be at most "
-         f"{opt['straight_ratio']} x the diagonal response {resp['diagonal']:.3g}"),
-    ]
-    weights = opt.get("weights") or [case.points / len(tests)] * len(tests)
-    return (float(sum(w for w, (ok, _) in zip(weights, tests, strict=True) if ok)),
-            [SCORE_MESSAGE.format(what="kernel", detail=d) for ok, d in tests if not ok], ())
+    resp = {name: np.asarray(case.data[name]) @ k for name in ("target", "reversed", "other", "straight", "flat")}
+    target, reversed_ = float(resp["target"].max()), float(resp["reversed"].max())
+    other, straight = float(np.abs(resp["other"]).max()), float(np.abs(resp["straight"]).max())
+    flat = float(np.abs(resp["flat"]).max())
+    scale = float(np.linalg.norm(k)) * opt["contrast"]
+    if not scale > 0:
+        return 0.0, [SCORE_MESSAGE.format(what="kernel", detail=KERNEL_ZERO_MESSAGE)], ()
+    strong = opt["min_response"] * scale
+    flat_ok = flat <= opt["flat_ratio"] * scale
+    sign_ok = target >= strong and reversed_ <= opt["reversed_ratio"] * target
+    orientation_ok = target > 0 and other <= opt["other_ratio"] * target and straight <= opt["straight_ratio"] * target
+    lines, names = [], []
+    if not flat_ok:
+        lines.append(KERNEL_FLAT_MESSAGE.format(flat=flat, ratio=opt["flat_ratio"], limit=opt["flat_ratio"] * scale))
+        names.append(KERNEL_NOT_ZERO_SUM)
+    if not sign_ok:
+        lines.append(KERNEL_SIGN_MESSAGE.format(target=target, limit=strong, ratio=opt["min_response"],
+                                                reversed=reversed_, reversed_ratio=opt["reversed_ratio"]))
+    if not orientation_ok:
+        lines.append(KERNEL_ORIENTATION_MESSAGE.format(other=other, other_ratio=opt["other_ratio"], target=target,
+                                                       straight=straight, straight_ratio=opt["straight_ratio"]))
+    # One named cause, the root first: an offset (nonzero sum) changes every other response; a kernel that misses
+    # the edge asked for answers another one (the strongest is named); else it answers too much besides.
+    if flat_ok and target < strong:
+        answered = {KERNEL_WRONG_SIGN: reversed_, KERNEL_OTHER_DIAGONAL: other, KERNEL_STRAIGHT: straight}
+        names += [max(answered, key=answered.__getitem__)] * (max(answered.values()) >= strong)
+    elif flat_ok:
+        names += [KERNEL_BOTH_POLARITIES] * (not sign_ok) + [KERNEL_STRAIGHT] * (
+            straight > opt["straight_ratio"] * target)
+    weights = opt["weights"]
+    points = float(sum(w for w, ok in zip(weights, (flat_ok, sign_ok, orientation_ok), strict=True) if ok))
+    return (points, [SCORE_MESSAGE.format(what="kernel", detail=d) for d in lines] + _diagnosis_lines(names, case),
+            tuple(names))
 
 
 def _score_accuracy(case: Case, call) -> tuple[float, list[str], tuple[str, ...]]:
@@ -100,15 +128,31 @@ def _copy(value):
     return value
 
 
-def run_case(case: Case, call, cells=None) -> CaseResult:
+def _inner_stub(frames, functions, function: str) -> str | None:
+    """The graded function whose stub raised, when it is not ``function`` itself: the innermost frame named like
+    one of ``functions`` (the grader's own names, so no name the student's code made is ever shown)."""
+    for frame in reversed(tuple(frames)):
+        name = frame[2] if isinstance(frame, tuple) and len(frame) == 3 else None
+        if isinstance(name, str) and name in functions:
+            return name if name != function else None
+    return None
+
+
+def stub_message(function: str, stub: str | None) -> str:
+    """What a student reads when ``function`` reached a stub: its own, or ``stub``'s that it calls."""
+    return STUB_CALLS_MESSAGE.format(function=function, stub=stub) if stub else STUB_MESSAGE.format(function=function)
+
+
+def run_case(case: Case, call, cells=None, functions=()) -> CaseResult:
     """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors).
-    ``cells``: cell number -> source of the submission, to name the student's line where the function raised."""
+    ``cells``: cell number -> source of the submission, to name the student's line where the function raised.
+    ``functions``: the assignment's graded functions, to name the one whose stub a call reached through another."""
     header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
 
     def result(status: Status, points, lines, problem=None, diagnoses: tuple[str, ...] = (), *, wrong=(),
-               raised: str | None = None, line: str | None = None) -> CaseResult:
+               raised: str | None = None, line: str | None = None, stub: str | None = None) -> CaseResult:
         return CaseResult(case.case_id, case.function, float(points), float(case.points), status,
-                          "\n".join([header, *lines]), diagnoses, problem, wrong, raised, line)
+                          "\n".join([header, *lines]), diagnoses, problem, wrong, raised, line, stub)
 
     try:
         if case.kind in SCORERS:
@@ -125,7 +169,8 @@ def run_case(case: Case, call, cells=None) -> CaseResult:
     except Exception as exc:
         names, message, tb = _exception_info(exc)
         if "NotImplementedError" in names:
-            return result("stub", 0, [STUB_MESSAGE.format(function=case.function)], IS_STUB)
+            stub = _inner_stub(_frames(exc), functions, case.function)
+            return result("stub", 0, [stub_message(case.function, stub)], IS_STUB, stub=stub)
         if case.kind == "raises" and set(names) & set(case.raises):
             return result("passed", case.points, [])
         # A remote exception's line is read from the grader's cells only, never from this process's linecache.
@@ -178,6 +223,8 @@ def hidden_output(result: CaseResult, case: Case) -> str:
         if result.status == "dtype":
             lines.append(DTYPE_POINTS_MESSAGE.format(points=result.points, max_points=result.max_points,
                                                      share=DTYPE_SHARE))
+    elif problem == IS_STUB:
+        lines.append(stub_message(case.function, result.stub))
     elif problem in HIDDEN_PROBLEM_MESSAGES:
         lines.append(HIDDEN_PROBLEM_MESSAGES[problem].format(**fields)
                      + (" " + result.line if result.line and problem in (RAISED, WRONG_EXCEPTION) else ""))
@@ -205,6 +252,8 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
                      if c.kind != "raises" and c.visibility != "visible" and r.points > 0}
     stub_only = {c.function for c in cases} - {c.function for c, r in zip(cases, results, strict=True)
                                                if c.kind != "raises" and r.status != "stub"}
+    # The other function whose stub those ordinary cases reached (convolve2d calling correlate2d), if any.
+    inner = {c.function: r.stub for c, r in zip(cases, results, strict=True) if r.status == "stub" and r.stub}
 
     def confirmed(c: Case) -> bool:
         if (c.function, c.case_id) in twins:
@@ -213,8 +262,10 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
 
     def unconfirmed(c: Case, r: CaseResult) -> CaseResult:
         if c.function in stub_only:
-            return replace(r, points=0.0, status="stub", diagnoses=(), problem=IS_STUB,
-                           message=r.message + "\n" + PROVIDED_CHECK_MESSAGE.format(function=r.function))
+            stub = inner.get(c.function)
+            return replace(r, points=0.0, status="stub", diagnoses=(), problem=IS_STUB, stub=stub,
+                           message="\n".join([r.message, PROVIDED_CHECK_MESSAGE.format(function=r.function)]
+                                             + [stub_message(r.function, stub)] * bool(stub)))
         template = UNCONFIRMED_CHECK_MESSAGE if c.kind == "raises" else UNCONFIRMED_MESSAGE
         return replace(r, points=0.0, status="unconfirmed", diagnoses=(), problem=UNCONFIRMED,
                        message=r.message + "\n" + template.format(function=r.function))
@@ -232,6 +283,7 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
     Other names a case calls (``predict`` for the accuracy case) are looked up in ``namespace``, by default the
     caller's globals (the notebook)."""
     cases = public_cases_for(function_name, directory)
+    functions = {c.function for c in load_public_cases(directory)}
     if not cases:
         raise LookupError(NO_CASES_MESSAGE.format(function=function_name, path=directory or RELEASE_DIR))
     others = namespace if namespace is not None else sys._getframe(1).f_globals
@@ -241,7 +293,7 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
             return call_in_namespace({name: func}, name, args, kwargs)
         return call_in_namespace(others, name, args, kwargs)
 
-    results = credit(cases, [run_case(case, call) for case in cases])
+    results = credit(cases, [run_case(case, call, functions=functions) for case in cases])
     passed = sum(r.passed for r in results)
     warning = numpy_version_warning(directory)
     if verbose and warning:
@@ -254,7 +306,7 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
     if passed != len(results):
         first = next(r for r in results if not r.passed)
         if first.status == "stub":
-            raise AssertionError(STUB_MESSAGE.format(function=function_name))
+            raise AssertionError(stub_message(function_name, first.stub))
         raise AssertionError(f"{len(results) - passed} of {len(results)} public cases of {function_name} failed; "
                              f"first: {first.message}")
     # Nothing is returned: the check cell's last value would be displayed under the report (and stock nbgrader

@@ -300,21 +300,49 @@ def test_check_prints_each_case_and_the_public_hidden_summary(tmp_path, capsys):
     assert cc.SUMMARY_MESSAGE.format(passed=0, total=2) in capsys.readouterr().out
 
 
-KERNEL_SCORES = [  # (kernel, fraction of the points)
-    ([[1, 0, -1], [0, 0, 0], [-1, 0, 1]], 1.0),          # blind to straight edges and to flat regions
-    ([[0, 1, -1], [-1, 0, 1], [1, -1, 0]], 1.0),         # rows and columns sum to 0: the notebook's solution
-    ([[2, 1, 0], [1, 0, -1], [0, -1, -2]], 0.6),         # diagonal Sobel: stronger on diagonals, not selective
-    ([[1, 0, -1], [2, 0, -2], [1, 0, -1]], 0.2),         # vertical Sobel: only ignores flat regions
-    ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], 0.0),            # box blur: answers flat regions
-    ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], 0.0),
+KERNEL_SCORES = [  # (kernel, fraction of the points, the mistake named)
+    # Honest answers to the task (an edge along the main diagonal, dark below-left, bright above-right): full marks.
+    ([[0, 1, 2], [-1, 0, 1], [-2, -1, 0]], 1.0, None),       # the hint: sobel_x turned by 45 degrees (the solution)
+    ([[0, 3, 6], [-3, 0, 3], [-6, -3, 0]], 1.0, None),       # ... scaled up
+    ([[0, .25, .5], [-.25, 0, .25], [-.5, -.25, 0]], 1.0, None),  # ... scaled down
+    ([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], 1.0, None),       # a diagonal Prewitt
+    ([[0, 1, 0], [-1, 0, 1], [0, -1, 0]], 1.0, None),        # up and right against down and left
+    # Wrong ones lose points, each for its criterion, the cause named.
+    ([[0, -1, -2], [1, 0, -1], [2, 1, 0]], 0.2, cc.KERNEL_WRONG_SIGN),           # bright below-left
+    ([[-2, -1, 0], [-1, 0, 1], [0, 1, 2]], 0.2, cc.KERNEL_OTHER_DIAGONAL),       # the transposed orientation
+    ([[1, 0, -1], [0, 0, 0], [-1, 0, 1]], 0.2, cc.KERNEL_BOTH_POLARITIES),       # KERNELS["edge_diagonal"], copied
+    ([[0, 1, -1], [-1, 0, 1], [1, -1, 0]], 0.6, cc.KERNEL_BOTH_POLARITIES),      # +1 at the edge, -1 beside it
+    ([[0, 0, 1], [0, 0, 0], [-1, 0, 0]], 0.6, cc.KERNEL_STRAIGHT),               # two pixels: straight edges as much
+    ([[1, 0, -1], [2, 0, -2], [1, 0, -1]], 0.2, cc.KERNEL_STRAIGHT),             # sobel_x: vertical edges
+    ([[.3, 1.3, 2.3], [-.7, .3, 1.3], [-1.7, -.7, .3]], 0.8, cc.KERNEL_NOT_ZERO_SUM),  # the hint plus an offset
+    ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], 0.0, cc.KERNEL_NOT_ZERO_SUM),            # box blur: answers flat regions
+    ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], 0.0, None),
 ]
 
 
-@pytest.mark.parametrize("kernel, fraction", KERNEL_SCORES)
-def test_the_kernel_design_scorer_gives_partial_points(kernel, fraction):
+@pytest.mark.parametrize("kernel, fraction, mistake", KERNEL_SCORES)
+def test_the_kernel_design_scorer_gives_full_marks_to_honest_kernels_and_names_wrong_ones(kernel, fraction, mistake):
+    """Does every kernel that does what the notebook asks earn full marks, and a wrong one lose its criteria's
+    points with its cause named (on the public case and the hidden, noisy one)?"""
     from autograder.suites import cases_for
 
     for case in [c for c in cases_for("convolution") if c.function == "diagonal_edge_kernel"]:
         r = run_case(case, lambda name, args, kwargs: np.array(kernel, dtype=float))
         assert r.points == pytest.approx(fraction * case.points)
         assert r.passed == (fraction == 1.0)
+        assert r.diagnoses == ((mistake,) if mistake else ())
+        if mistake:
+            assert cc.DIAGNOSIS_MESSAGE.format(name=mistake, explanation=case.explanations[mistake]) in r.message
+
+
+def test_the_kernel_design_scorer_says_which_criterion_failed():
+    """Does a failed criterion show its own message with the measured numbers?"""
+    from autograder.suites import cases_for
+
+    case = next(c for c in cases_for("convolution", "visible") if c.function == "diagonal_edge_kernel")
+    r = run_case(case, lambda name, args, kwargs: np.array([[0, -1, -2], [1, 0, -1], [2, 1, 0]], dtype=float))
+    assert cc.KERNEL_SIGN_MESSAGE.split("{")[0] in r.message
+    assert cc.KERNEL_ORIENTATION_MESSAGE.split("{")[0] in r.message
+    assert cc.KERNEL_FLAT_MESSAGE.split("{")[0] not in r.message
+    zero = run_case(case, lambda name, args, kwargs: np.zeros((3, 3)))
+    assert cc.KERNEL_ZERO_MESSAGE in zero.message and zero.points == 0
