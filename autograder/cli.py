@@ -70,9 +70,10 @@ def build(assignments, course, exchange, db_url):
 def grade(assignment, paths, course, workers, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
     from autograder.course import Course
-    from autograder.grade import CourseLocked, grade_batch
+    from autograder.grade import CourseLocked, grade_batch, warm_forkserver
     from autograder.submissions import SubmissionError
 
+    warm_forkserver()  # imports the graders' modules while nbgrader's are imported here
     course = Course.open(course, db_url=db_url)
     try:
         summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url,

@@ -13,10 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["MAX_STRETCH", "worker_pid", "clock_readable", "Stretch"]
+__all__ = ["MAX_STRETCH", "WORKER_FLAGS", "worker_pid", "clock_readable", "Stretch"]
 
 MAX_STRETCH = 3.0
-_BOOT_ARGV = sys.executable.encode() + b"\0-I\0-B\0-c\0"  # how a worker's command line starts (proxy._spawn)
+# The interpreter's flags of every worker (process.Worker): isolated, no site module, no .pyc written. A worker's
+# command line starts with them, which is how it is told from bubblewrap's own processes.
+WORKER_FLAGS = ("-I", "-S", "-B", "-c")
+_BOOT_ARGV = b"\0".join([sys.executable.encode(), *(f.encode() for f in WORKER_FLAGS)]) + b"\0"
 
 
 def _run_delay_s(pid: int) -> float | None:

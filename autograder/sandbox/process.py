@@ -19,7 +19,7 @@ from pathlib import Path
 
 from autograder.student.convkit_check import codec as C
 
-from .cpuclock import clock_readable, worker_pid
+from .cpuclock import WORKER_FLAGS, clock_readable, worker_pid
 from .errors import WorkerCrashed
 from .layers import Limits, build_plan
 
@@ -106,7 +106,7 @@ class Worker:
                 _LIVE.add(owner)
                 self.plan = plan = build_plan(limits, fd_in=r_in, fd_out=w_out,
                                               parent_pid=os.getpid() if main else None)
-                cmd = plan.prefix + [sys.executable, "-I", "-B", "-c", _BOOT_SRC, _PROTO_SRC, _CODEC_SRC,
+                cmd = plan.prefix + [sys.executable, *WORKER_FLAGS, _BOOT_SRC, _PROTO_SRC, _CODEC_SRC,
                                      json.dumps(plan.config)]
                 scratch = plan.scratch_host or plan.config["scratch"]
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w_log, stderr=w_log,

@@ -1,4 +1,4 @@
-"""The program a sandboxed worker runs. It is passed to ``python -I -B -c`` as SOURCE TEXT, never imported there.
+"""The program a sandboxed worker runs. It is passed to ``python -I -S -B -c`` as SOURCE TEXT, never imported there.
 
 argv: ``-c <protocol.py source> <convkit_check/codec.py source> <config JSON>``.
 Order of events, each step before any student code runs: resource limits -> network namespace (before NumPy
@@ -20,6 +20,9 @@ import sys
 
 _PROTO_SRC, _CODEC_SRC, _CFG = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.argv = ["student"]
+# Started with -S: no site module, so no .pth file of the environment runs here (an editable install's finder, for
+# one, would map the kit's own packages back in); the site-packages folders are put on the path as they are.
+sys.path.extend(d for d in _CFG.get("site_dirs", ()) if d not in sys.path)
 _APPLIED: list[str] = []  # the layers actually applied, reported in "ready"
 _MISSING: dict[str, str] = {}  # layer -> why it could not be applied
 
