@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.course import as_course
-from autograder.gradebook import record
+from autograder.gradebook import Recorder
 from autograder.results import Result, is_current, result_path, write_result
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
 
@@ -171,8 +171,12 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_process,
                                initargs=(assignment, os.getpid()))
     pending = {}
+    recorder = Recorder(course.db_url, course.course_id)  # one gradebook connection for the batch
     try:
         pending = {pool.submit(_grade_one, assignment, sub, limits): sub for sub in todo}
+        # Opened while the pool processes start; one that fails here fails again, and is reported, per submission.
+        with contextlib.suppress(Exception):
+            recorder.open()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -182,7 +186,7 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
                 except Exception as exc:  # a grader bug or a dead pool process: recorded, the batch goes on
                     summary.errors[sub.student] = f"{type(exc).__name__}: {exc}"
                 else:
-                    _store(course, assignment, sub, result, summary)
+                    _store(course, recorder, assignment, sub, result, summary)
                 bar.update(1)
                 bar.set_postfix_str(sub.student, refresh=False)
     except KeyboardInterrupt:
@@ -192,11 +196,12 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
         raise
     finally:
         bar.close()
+        recorder.close()
         pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
     return summary
 
 
-def _store(course, assignment, sub, result: Result, summary) -> None:
+def _store(course, recorder: Recorder, assignment, sub, result: Result, summary) -> None:
     summary.graded.append(sub.student)
     summary.scores[sub.student] = result.score
     summary.max_score = result.max_score
@@ -218,7 +223,7 @@ def _store(course, assignment, sub, result: Result, summary) -> None:
                              timestamp_refused=TIMESTAMP_REFUSED.format(reason=TIMESTAMP_INVALID))
     try:
         # Every assignment has one notebook, named after it (assignments/source/<name>/<name>.ipynb).
-        record(course.db_url, course.course_id, assignment, sub.student, assignment, result.cell_scores, timestamp)
+        recorder.record(assignment, sub.student, assignment, result.cell_scores, timestamp)
         result = replace(result, recorded=True)
     except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
         summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"
