@@ -80,14 +80,15 @@ def teaching() -> list:
 
             Windows step by `stride`, which defaults to the window size (windows side by side, no overlap).
             Pooling never pads, so the output is `H' = (H - KH) // SH + 1`, `W' = (W - KW) // SW + 1`.
-            The slides' 4x4 example with 2x2 windows: max pooling gives
-            `{max_ex.expected[0, 0].astype(int).tolist()}`, average pooling (as the slide prints it)
+            Deck 001's 4x4 example `{max_ex.args[0][0, 0].astype(int).tolist()}` with 2x2 windows: max pooling
+            gives `{max_ex.expected[0, 0].astype(int).tolist()}`, average pooling (as the slide prints it)
             `{avg_ex.slide[0, 0].tolist()}`, sum pooling (which deck 002 lists) four times the average, and
-            another deck's `{max2.args[0][0, 0].astype(int).tolist()}`
+            deck 002's `{max2.args[0][0, 0].astype(int).tolist()}`
             max-pools to `{max2.expected[0, 0].astype(int).tolist()}`.
 
             **Puzzle (an erratum).** The slide prints `{avg_ex.slide[0, 0, 1, 0]:g}` bottom-left for average
-            pooling. Which four numbers are in that window, and what is their mean?
+            pooling. Which four numbers are in that window, and what is their mean? (The number grids after
+            the three functions show the answer.)
 
             *Hint for all three:* `np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))` gives
             every window (stride 1) as a view of shape `(N, C, H - KH + 1, W - KW + 1, KH, KW)`; slicing
