@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assignments.authoring import nb
+from assignments.authoring._layers_cells import pooling_grids, relu_picture, shift_tolerance
 from assignments.authoring._layers_solutions import solutions
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
@@ -65,17 +66,7 @@ def teaching() -> list:
             Implement `relu` for an array of any shape (float32 stays float32).
             """),
         "relu",
-        demo_code("""
-            @picture
-            def _():
-                fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
-                lim = np.abs(EDGES).max()
-                axes[0].imshow(EDGES[0, 0], cmap="RdBu_r", vmin=-lim, vmax=lim); axes[0].set_title("feature map (red > 0 > blue)")
-                axes[1].imshow(relu(EDGES)[0, 0], cmap="RdBu_r", vmin=-lim, vmax=lim); axes[1].set_title("relu(feature map)")
-                for ax in axes:
-                    ax.axis("off")
-                plt.show()
-            """),
+        relu_picture(),
         markdown(f"""
             ## 2. Pooling: smaller maps, same evidence
 
@@ -89,13 +80,15 @@ def teaching() -> list:
 
             Windows step by `stride`, which defaults to the window size (windows side by side, no overlap).
             Pooling never pads, so the output is `H' = (H - KH) // SH + 1`, `W' = (W - KW) // SW + 1`.
-            The slides' 4x4 example with 2x2 windows: max pooling gives
-            `{max_ex.expected[0, 0].astype(int).tolist()}`, average pooling
-            `{avg_ex.expected[0, 0].tolist()}`, and another deck's `{max2.args[0][0, 0].astype(int).tolist()}`
+            Deck 001's 4x4 example `{max_ex.args[0][0, 0].astype(int).tolist()}` with 2x2 windows: max pooling
+            gives `{max_ex.expected[0, 0].astype(int).tolist()}`, average pooling (as the slide prints it)
+            `{avg_ex.slide[0, 0].tolist()}`, sum pooling (which deck 002 lists) four times the average, and
+            deck 002's `{max2.args[0][0, 0].astype(int).tolist()}`
             max-pools to `{max2.expected[0, 0].astype(int).tolist()}`.
 
             **Puzzle (an erratum).** The slide prints `{avg_ex.slide[0, 0, 1, 0]:g}` bottom-left for average
-            pooling. Which four numbers are in that window, and what is their mean?
+            pooling. Which four numbers are in that window, and what is their mean? (The number grids after
+            the three functions show the answer.)
 
             *Hint for all three:* `np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))` gives
             every window (stride 1) as a view of shape `(N, C, H - KH + 1, W - KW + 1, KH, KW)`; slicing
@@ -104,6 +97,7 @@ def teaching() -> list:
         "max_pool2d",
         "avg_pool2d",
         "sum_pool2d",
+        pooling_grids(),
         demo_code("""
             @picture
             def _():
@@ -119,7 +113,9 @@ def teaching() -> list:
         markdown("""
             Notice how max pooling keeps thin edges visible (it *amplifies* them: one strong pixel is enough)
             while averaging washes them out. That is why max pooling is the common choice in CNNs.
-
+            """),
+        *shift_tolerance(),
+        markdown("""
             ## 3. Flatten: from maps to a vector
 
             After a few rounds of convolution, ReLU and pooling, the maps are small but many: `(N, C, H, W)`.
