@@ -56,14 +56,20 @@ def teaching() -> list:
             GRAD_OK = 1e-7   # relative error of a correct float64 gradient is usually 1e-10 .. 1e-8
 
 
-            def show_grid(ax, a, title, cmap="RdBu_r"):
-                """Draw the 2-D array ``a`` as a heatmap with each value written in its cell."""
+            def show_grid(ax, a, title, cmap="RdBu_r", lim=None):
+                """Draw the 2-D array ``a`` as a heatmap with each value written in its cell.
+
+                Signed maps (``RdBu_r``) get colours symmetric about 0, up to ``lim`` (default: the largest |value|);
+                give several grids the same ``lim`` to compare their colours.
+                """
                 a = np.asarray(a, dtype=float)
-                lim = max(np.abs(a).max(), 1e-12)
+                lim = max(np.abs(a).max(), 1e-12) if lim is None else lim
                 ax.imshow(a, cmap=cmap, vmin=-lim if cmap == "RdBu_r" else 0, vmax=lim)
                 for (r, c), v in np.ndenumerate(a):
                     dark = abs(v) > 0.6 * lim if cmap == "RdBu_r" else v > 0.5 * lim
-                    ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=9, color="white" if dark else "black")
+                    # + 0.0 turns -0.0 into 0.0, so a zero never prints as "-0"
+                    ax.text(c, r, f"{v + 0.0:.3g}", ha="center", va="center", fontsize=9,
+                            color="white" if dark else "black")
                 ax.set_title(title)
                 ax.set_xticks([])
                 ax.set_yticks([])

@@ -1,8 +1,10 @@
 """Sections 7 to 9 of the backprop notebook (max pooling, average pooling, the convolutional layer); sections 1
-to 6 are in :mod:`assignments.authoring._backprop_cells`."""
+to 6 are in :mod:`assignments.authoring._backprop_cells`, the learn-a-kernel experiment that ends section 9 in
+:mod:`assignments.authoring._backprop_learn_cells`."""
 from __future__ import annotations
 
 from assignments.authoring import nb
+from assignments.authoring._backprop_learn_cells import learn_a_kernel
 
 # The slides' 4x4 pooling example.
 _SLIDES_POOL = "[[0, 55, 0, 0], [20, 0, 41, 33], [0, 90, 0, 0], [0, 57, 0, 95]]"
@@ -44,12 +46,12 @@ def pooling_and_conv() -> list:
                 x = np.array({_SLIDES_POOL}, dtype=float)[None, None]
                 dout = np.array([[1.0, 2.0], [3.0, 4.0]])[None, None]
                 dx = max_pool2d_backward(dout, x)
-                fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-                show_grid(axes[0], x[0, 0], "x (slides)", cmap="Greys")
+                fig, axes = plt.subplots(1, 3, figsize=(11, 3.7))
+                show_grid(axes[0], x[0, 0], "x (slides), the maxima framed", cmap="Greys")
                 for (r, c) in zip(*np.nonzero(dx[0, 0])):
                     axes[0].add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="crimson", lw=3))
                 show_grid(axes[1], dout[0, 0], "dout = dL/d(pooled)")
-                show_grid(axes[2], dx[0, 0], "dx: each window's gradient at its max")
+                show_grid(axes[2], dx[0, 0], "dx: each window's gradient\\nat its maximum")
                 plt.show()
             '''),
         nb.demo_code('''
@@ -58,12 +60,12 @@ def pooling_and_conv() -> list:
                 ties = np.zeros((1, 1, 4, 4))
                 ties[0, 0, 2:, 2:] = [[5, 5], [1, 5]]
                 overlap = np.array([[1, 2, 0], [0, 9, 0], [3, 0, 4]], dtype=float)[None, None]
-                fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
-                show_grid(axes[0], ties[0, 0], "ties: x (after a ReLU)", cmap="Greys")
-                show_grid(axes[1], max_pool2d_backward(np.ones((1, 1, 2, 2)), ties)[0, 0], "dx: one winner per window")
-                show_grid(axes[2], overlap[0, 0], "overlap: x, 2x2 windows, stride 1", cmap="Greys")
+                fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+                show_grid(axes[0], ties[0, 0], "ties: x after a ReLU\\n(2x2 windows, stride 2)", cmap="Greys")
+                show_grid(axes[1], max_pool2d_backward(np.ones((1, 1, 2, 2)), ties)[0, 0], "dx: one winner\\nper window")
+                show_grid(axes[2], overlap[0, 0], "overlap: x\\n(2x2 windows, stride 1)", cmap="Greys")
                 show_grid(axes[3], max_pool2d_backward(np.ones((1, 1, 2, 2)), overlap, size=2, stride=1)[0, 0],
-                          "dx: the 9 wins all 4 windows")
+                          "dx: the 9 wins\\nall 4 windows")
                 plt.show()
                 rng = np.random.default_rng(4)
                 x = rng.standard_normal((2, 3, 6, 6))        # random values: no ties, so the slope is defined
@@ -155,37 +157,44 @@ def pooling_and_conv() -> list:
                 dout = np.zeros((1, 1, 4, 4))
                 dout[0, 0, 1, 2] = 1.0          # the loss cares about ONE output pixel
                 dx, dw, db = conv2d_backward(dout, image, kernel)
-                fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
+                fig, axes = plt.subplots(1, 4, figsize=(14, 3.7))
                 show_grid(axes[0], image[0, 0], "image (6x6)", cmap="Greys")
                 show_grid(axes[1], dout[0, 0], "dout: one output pixel")
-                show_grid(axes[2], dx[0, 0], "dx: the kernel, in its window")
-                show_grid(axes[3], dw[0, 0], "dw: the window of the image")
+                show_grid(axes[2], dx[0, 0], "dx: the kernel,\\nin its window")
+                show_grid(axes[3], dw[0, 0], "dw: the window\\nof the image")
                 plt.show()
             '''),
         nb.markdown("""
             With a single `1` in `dout`, `dx` is the kernel itself placed on the window that produced that output,
             and `dw` is the image window the kernel saw: the two sides of one multiply-and-sum. A full `dout` adds
-            such pictures up, one per output pixel. Below, a whole random `dout`: `dx` equals the full convolution of
-            `dout` with the flipped kernel (computed here independently), and every gradient passes the numerical
-            check, with channels, several filters, stride and padding.
+            such pictures up, one per output pixel. Below, a whole `dout`: `dx` from your `conv2d_backward` beside
+            the **full correlation of `dout` with the flipped kernel** (pad `dout` with `KH-1 = 2` rings of zeros,
+            slide `w[::-1, ::-1]` over it; the same thing as the full *convolution* of `dout` with `w`), computed
+            here independently, and their difference, which must be zero in every cell. The numbers are small
+            integers, so every sum is exact in float64 and a right `dx` matches to the last bit. After the picture,
+            every gradient passes the numerical check, with channels, several filters, stride and padding.
             """),
         nb.demo_code('''
             @picture
             def _():
                 rng = np.random.default_rng(7)
-                x = rng.standard_normal((1, 1, 6, 6))
-                w = rng.standard_normal((1, 1, 3, 3))
-                dout = rng.standard_normal((1, 1, 4, 4))
+                x = rng.integers(-3, 4, (1, 1, 6, 6)).astype(float)   # dx does not depend on x, dw does
+                w = rng.integers(-2, 3, (1, 1, 3, 3)).astype(float)
+                dout = rng.integers(-2, 3, (1, 1, 4, 4)).astype(float)
                 dx, dw, db = conv2d_backward(dout, x, w)
-                padded = np.pad(dout[0, 0], 2)
+                padded = np.pad(dout[0, 0], 2)                          # KH - 1 = KW - 1 = 2 rings of zeros
                 flipped = w[0, 0, ::-1, ::-1]
                 full = np.array([[np.sum(padded[p:p + 3, q:q + 3] * flipped) for q in range(6)] for p in range(6)])
-                fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+                diff = dx[0, 0] - full
+                fig, axes = plt.subplots(1, 5, figsize=(17, 3.9))
                 show_grid(axes[0], dout[0, 0], "dout (4x4)")
-                show_grid(axes[1], dx[0, 0], "dx from conv2d_backward")
-                show_grid(axes[2], full, "full conv of dout, flipped w")
+                show_grid(axes[1], w[0, 0], "w (3x3)")
+                show_grid(axes[2], dx[0, 0], "dx from\\nconv2d_backward")
+                show_grid(axes[3], full, "full correlation of dout\\nwith w flipped")
+                show_grid(axes[4], diff, "difference:\\ndx - full correlation", lim=np.abs(full).max())
                 plt.show()
-                report("full", dx[0, 0], full)
+                worst = np.abs(diff).max()
+                print(f"max |dx - full correlation| = {worst:g}", "OK" if worst == 0 else "MISMATCH: look at your dx")
 
                 x = rng.standard_normal((2, 3, 7, 6))
                 w = rng.standard_normal((4, 3, 3, 2))
@@ -199,6 +208,7 @@ def pooling_and_conv() -> list:
                     report("dw", dw, numerical_gradient(lambda v: conv2d_forward(x, v, b, stride, pad), w, dout))
                     report("db", db, numerical_gradient(lambda v: conv2d_forward(x, w, v, stride, pad), b, dout))
             '''),
+        *learn_a_kernel(),
         nb.markdown("""
             ## What you have built
 
