@@ -1,6 +1,6 @@
 """The convolution notebook's number-grid pictures: the slides' worked examples drawn as the slides draw them
 (the input with the kernel's window outlined, the kernel, the result; padding's zeros shaded, an erratum's cell
-marked with the slide's value beside the right one), and the colour-filter pictures of section 6.
+filled magenta, the slide's value above the right one), and the colour-filter pictures of section 6.
 
 The drawing helpers are notebook code (a demo cell), not an import: the release runs without this kit's modules.
 """

@@ -143,7 +143,7 @@ def teaching() -> list:
 
             </details>
 
-            Both examples drawn, each slip framed in magenta with the slide's value beside the right one. In the
+            Both examples drawn, each slip's cell in magenta, the slide's value above the right one. In the
             padded image the zero ring is shaded and the nine windows of stride 2 are outlined in nine colours;
             each output cell is framed in the colour of its window.
             """),
