@@ -3,6 +3,7 @@ the helpers both halves use; the rest of the notebook is in :mod:`assignments.au
 from __future__ import annotations
 
 from assignments.authoring import nb
+from assignments.authoring._convolution_pictures import grid_helpers, x_kernel_binary
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
 
@@ -48,6 +49,7 @@ def grid_and_window() -> list:
             """),
         nb.setup_cell(nb.provided_checks() + "\n\n\n" + _kernels_source()),
         nb.picture_helpers(),
+        grid_helpers(),
         demo_code("""
             # The photograph: Grace Hopper, shipped inside matplotlib (no download).
             import matplotlib.cbook as cbook
@@ -227,4 +229,9 @@ def grid_and_window() -> list:
                 sharpen = {nb.array_literal(sharpen.args[1], 18)}
                 print(correlate2d(image, sharpen))
             """),
+        markdown("""
+            Deck 001's example drawn as the slide draws it: the X kernel on a binary 5x5 image. The window of
+            `output[0, 0]` is outlined; its pixels times the kernel's weights, summed, give that one number.
+            """),
+        x_kernel_binary(),
     ]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from assignments.authoring import nb
 from assignments.authoring._convolution_cells import _example, grid_and_window
+from assignments.authoring._convolution_pictures import (colour_filters, digit_and_sharpen, emboss_patch,
+                                                         padding_settings)
 from assignments.authoring._convolution_solutions import solutions
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
@@ -73,17 +75,28 @@ def teaching() -> list:
             @picture
             def _():
                 gray = rgb_to_grayscale(PHOTO[::2, ::2]) / 255.0     # half size keeps this quick
-                panels = [("original", gray)] + [(n, correlate2d(gray, k, pad="same")) for n, k in KERNELS.items()]
+                panels = [("original", gray, 1.0)] + [(n, correlate2d(gray, k, pad="same"), k.sum()) for n, k in KERNELS.items()]
                 cols = 5
-                fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(3.2 * cols, 3.4 * -(-len(panels) // cols)))
+                fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(3.2 * cols, 3.4 * -(-len(panels) // cols)),
+                                         layout="constrained")
                 for ax in axes.flat:
                     ax.axis("off")
-                for ax, (name, img) in zip(axes.flat, panels):
-                    lo, hi = np.percentile(img, [1, 99])
+                for ax, (name, img, weight) in zip(axes.flat, panels):
+                    if np.isclose(weight, 0):          # weights summing to 0: a signed map, mid-grey is 0
+                        m = np.percentile(np.abs(img), 99)
+                        lo, hi, name = -m, m, f"{name} (grey = 0)"
+                    else:
+                        lo, hi = np.percentile(img, [1, 99])
                     ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
                     ax.set_title(name, fontsize=9)
-                plt.tight_layout(); plt.show()
+                plt.show()
             """),
+        markdown("""
+            Deck 004 applies the emboss kernel to one 3x3 patch of a photograph: one window, one number. The
+            weights sum to 1, so a flat patch keeps its brightness; the negative top-left and positive bottom-right
+            weights make a patch that darkens towards the bottom-right (as this one does) come out negative.
+            """),
+        emboss_patch(),
         markdown(f"""
             ## 5. Padding and stride, seen
 
@@ -129,25 +142,17 @@ def teaching() -> list:
             * Puzzle 2: {digit.erratum}.
 
             </details>
+
+            Both examples drawn, each slip's cell in magenta, the slide's value above the right one. In the
+            padded image the zero ring is shaded and the nine windows of stride 2 are outlined in nine colours;
+            each output cell is framed in the colour of its window.
             """),
-        demo_code("""
-            @picture
-            def _():
-                image = np.random.default_rng(0).integers(0, 4, size=(6, 6)).astype(float)
-                kernel = np.ones((3, 3)) / 9
-                settings = [("valid", dict(pad="valid")), ("same", dict(pad="same")), ("full", dict(pad="full")),
-                            ("pad=1, stride=2", dict(pad=1, stride=2)), ("stride=(1, 2)", dict(stride=(1, 2)))]
-                fig, axes = plt.subplots(1, len(settings) + 1, figsize=(18, 3.6))
-                axes[0].imshow(image, cmap="gray"); axes[0].set_title(f"input {image.shape}")
-                for ax, (name, kw) in zip(axes[1:], settings):
-                    out = correlate2d(image, kernel, **kw)
-                    ax.imshow(out, cmap="gray"); ax.set_title(f"{name}: {out.shape}")
-                for ax in axes:
-                    ax.set_xticks([]); ax.set_yticks([])
-                plt.show()
-                for n, k, s, p in [(5, 3, 1, 0), (5, 3, 1, 1), (5, 3, 2, 1), (28, 5, 1, 2), (224, 7, 2, 3)]:
-                    print(f"n={n:3d} k={k} stride={s} pad={p}  ->  output_size = {output_size(n, k, s, p)}")
+        digit_and_sharpen(),
+        markdown("""
+            The settings of section 2's table on deck 002's binary image with the sharpen kernel (cells coloured
+            on one symmetric scale, red positive, blue negative), and `output_size` on a few more:
             """),
+        padding_settings(),
         markdown("""
             ## 6. Many channels, many filters: the convolution layer
 
@@ -167,28 +172,13 @@ def teaching() -> list:
         "conv2d_forward",
         markdown("""
             Below, one layer with four hand-made filters reads the *colour* photograph: each filter sees all
-            three channels and writes one feature map. The learned filters of a trained CNN play the same role
-            (you will see them in the last assignment).
+            three channels and writes one feature map; a signed map is drawn on a symmetric scale (white is 0,
+            red positive, blue negative). The second picture takes filter 2 ("red minus the rest", bias `-0.1`)
+            apart: its three slices correlate the three channels, the three maps are added, the bias is added,
+            and the result is exactly `conv2d_forward`'s map. The learned filters of a trained CNN play the same
+            role (you will see them in the last assignment).
             """),
-        demo_code("""
-            @picture
-            def _():
-                x = PHOTO[::3, ::3].transpose(2, 0, 1)[None] / 255.0          # (1, 3, H, W)
-                sobel = KERNELS["sobel_x"]
-                w = np.stack([np.stack([sobel, sobel, sobel]),                  # vertical edges, any colour
-                              np.stack([sobel.T, sobel.T, sobel.T]),            # horizontal edges
-                              np.stack([KERNELS["box_blur"], -KERNELS["box_blur"] / 2, -KERNELS["box_blur"] / 2]),  # "redness"
-                              np.stack([np.zeros((3, 3)), np.zeros((3, 3)), KERNELS["laplacian"]])])  # blue detail
-                out = conv2d_forward(x, w, np.zeros(4), pad=1)
-                names = ["vertical edges", "horizontal edges", "red minus the rest", "blue-channel Laplacian"]
-                fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
-                axes[0].imshow(PHOTO[::3, ::3]); axes[0].set_title(f"x {x.shape}")
-                for f, (ax, name) in enumerate(zip(axes[1:], names)):
-                    ax.imshow(out[0, f], cmap="RdBu_r"); ax.set_title(f"map {f}: {name}", fontsize=9)
-                for ax in axes:
-                    ax.axis("off")
-                plt.suptitle(f"w {w.shape} -> out {out.shape}"); plt.show()
-            """),
+        colour_filters(),
         markdown(f"""
             ## 7. Design a kernel
 
@@ -230,18 +220,18 @@ def teaching() -> list:
                          "horizontal edge": (yy > 16).astype(float)}
                 outs = {name: correlate2d(img, k) for name, img in tests.items()}     # valid: no zero border
                 lim = max(np.abs(out).max() for out in outs.values()) or 1.0         # one symmetric colour scale
-                fig, axes = plt.subplots(2, len(tests), figsize=(16, 6.8))
+                fig, axes = plt.subplots(2, len(tests), figsize=(16, 6.8), layout="constrained")
                 for col, (name, img) in enumerate(tests.items()):
                     axes[0, col].imshow(img, cmap="gray", vmin=0, vmax=1); axes[0, col].set_title(name, fontsize=9)
                     im = axes[1, col].imshow(outs[name], cmap="RdBu_r", vmin=-lim, vmax=lim)
-                    axes[1, col].set_title(f"response: max {outs[name].max():.2f}, min {outs[name].min():.2f}", fontsize=9)
+                    axes[1, col].set_title(f"max {outs[name].max():.2f}, min {outs[name].min():.2f}", fontsize=9)
                 for ax in axes.flat:
-                    ax.axis("off")
+                    ax.set_xticks([]); ax.set_yticks([])                          # framed: white meets white
                 fig.colorbar(im, ax=axes[1].tolist(), shrink=0.8, label="response (red +, blue -)")
                 plt.show()
                 photo = rgb_to_grayscale(PHOTO[::3, ::3]) / 255
                 plt.figure(figsize=(5, 5)); out = correlate2d(photo, k); lim = np.abs(out).max()
-                plt.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim); plt.axis("off")
+                plt.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim); plt.axis("off"); plt.colorbar(shrink=0.8)
                 plt.title("the photograph: red where it brightens towards the top-right"); plt.show()
             """),
         markdown("""
