@@ -37,8 +37,8 @@ def _row(function, score, max_score, status="failed", hidden=False, diagnoses=()
 
 def test_the_call_graph_is_read_from_code_never_run():
     """Are only graded names kept, and does code that does not parse (or would do harm if run) add nothing?"""
-    code = ["def b(x):\n    return a(x) + helper(x) + b(x)\n", "import os\nos.system('rm -rf /')\ndef c(x): return b(a(x))",
-            "def a(:", "(" * 200_000]
+    code = ["def b(x):\n    return a(x) + helper(x) + b(x)\n",
+            "import os\nos.system('rm -rf /')\ndef c(x): return b(a(x))", "def a(:", "(" * 200_000]
     assert call_graph(code, ["a", "b", "c"]) == {"b": {"a"}, "c": {"a", "b"}}
 
 
