@@ -29,6 +29,7 @@ import nbformat
 from markupsafe import Markup
 
 from autograder.course import Course, as_course
+from autograder.fix_first import FIX_NOTHING, call_graph, fix_first, solution_graph
 from autograder.mistakes import MISTAKES
 from autograder.results import Result, load_result, student_of
 from autograder.safe_text import hide_paths, safe_line, safe_text
@@ -268,7 +269,7 @@ def _code_sections(raw: bytes, rows: list[dict], functions: list[str]) -> list[d
         reports = [r for r in rows if r["function"] == function and not r["hidden"]]
         hidden = [r for r in rows if r["function"] == function and r["hidden"]]
         sections.append({"title": function if function in functions else grade_id or "solution cell",
-                         "code": _highlight(source), "reports": reports,
+                         "source": source, "code": _highlight(source), "reports": reports,
                          "hidden_passed": sum(r["sort_key"] for r in hidden), "hidden_total": len(hidden)})
     return sections
 
@@ -285,7 +286,8 @@ def render_feedback(result: Result, course: Course | Path, *, student: str | Non
     rows = _rows(result)
     functions = list(dict.fromkeys(r["function"] for r in rows))
     by_function = [{"function": f, "score": sum(r["score"] for r in rows if r["function"] == f),
-                    "max_score": sum(r["max_score"] for r in rows if r["function"] == f)} for f in functions]
+                    "max_score": sum(r["max_score"] for r in rows if r["function"] == f),
+                    "passed_all": all(r["sort_key"] for r in rows if r["function"] == f)} for f in functions]
     notes, sections = [note] if note else [], []
     notebook = _submitted_notebook(course, assignment, student, result.notebook) if code else None
     raw = b""
@@ -315,8 +317,11 @@ def render_feedback(result: Result, course: Course | Path, *, student: str | Non
         key = (r["function"], r["case"])
         r["pictures"] = pics.get(key, []) if not r["hidden"] else []
         r["picture_note"] = pic_notes.get(key) if not r["hidden"] else None
+    # The student's own calls where their cells define the function, the kit's solutions' elsewhere (fix_first).
+    graph = {**solution_graph(assignment, functions), **call_graph([s["source"] for s in sections], functions)}
     return ENV.get_template("feedback.html.j2").render(
         result=result, assignment=assignment, student=result.student, rows=rows, by_function=by_function,
+        fix_first=fix_first(rows, graph), fix_nothing=FIX_NOTHING,
         load=result.load, notes=notes, sections=sections, passed=sum(r["sort_key"] for r in rows),
         hidden_count=sum(r["hidden"] for r in rows))
 

@@ -62,10 +62,15 @@ def pytest_terminal_summary(terminalreporter):
         write(warning, yellow=True)
     for error in _STATE["cell_errors"]:
         write(CELL_ERROR_MESSAGE.format(**error))
+    # A report said by several cases (a stub's one line) is written once, naming them all.
+    said: dict[tuple[str, str], list[str]] = {}
     for report in [*terminalreporter.stats.get("failed", []), *terminalreporter.stats.get("error", [])]:
+        verdict = "FAILED" if report.failed and report.when == "call" else "ERROR"
+        said.setdefault((verdict, str(report.longrepr)), []).append(report.nodeid.split("::")[-1])
+    for (verdict, text), ids in said.items():
         write("")
-        write(f"{'FAILED' if report.failed and report.when == 'call' else 'ERROR'} {report.nodeid.split('::')[-1]}")
-        write(str(report.longrepr))
+        write(f"{verdict} {ids[0]}" if len(ids) == 1 else f"{verdict} {len(ids)} cases: {', '.join(ids)}")
+        write(text)
     if _STATE["total"]:
         write("")
         write(SUMMARY_MESSAGE.format(passed=_STATE["passed"], total=_STATE["total"]), bold=True)

@@ -137,9 +137,15 @@ def _complete(assignment: str, c: Case) -> Case:
     return c
 
 
+def _described(name: str, c: Case) -> Case:
+    """``c`` with its description from the suite module's ``DESCRIPTIONS`` when the row itself gives none."""
+    about = getattr(importlib.import_module(f"autograder.suites.{name}"), "DESCRIPTIONS", {})
+    return c if c.description else replace(c, description=about.get((c.function, c.case_id), ""))
+
+
 @functools.cache
 def _all_cases(name: str) -> tuple[Case, ...]:
-    cases = tuple(_complete(name, c) for c in assignment(name).cases())
+    cases = tuple(_complete(name, _described(name, c)) for c in assignment(name).cases())
     ids = [(c.function, c.case_id) for c in cases]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate case ids in {name}")

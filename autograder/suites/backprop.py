@@ -170,3 +170,37 @@ def _public_float32():
 
 
 ASSIGNMENT = Assignment("backprop", "Backpropagation: the gradient of every layer", cases)
+
+
+# What each public case is, in the words of its report (suites.cases_for fills a case's empty description from it).
+_FLOAT32 = "float32 inputs: every gradient must be float32 too"
+DESCRIPTIONS = {
+    ("numerical_gradient", "square"): "f(x) = x * x on a 3x4 array: the gradient is 2 * x * dout",
+    ("numerical_gradient", "exp-normalised-matrix"): "f(x) = exp(x) / sum(exp(x)): every output depends on every "
+                                                     "element of x (put each nudged element back)",
+    ("relu_backward", "matrix"): "a 3x4 matrix: dout flows back where x > 0",
+    ("relu_backward", "exact-zeros"): "x exactly 0 in places: the gradient there is 0 (the docstring's convention)",
+    ("relu_backward", "small-float32"): _FLOAT32,
+    ("conv2d_backward", "single-3x3-pad1"): "one 5x5 image, one 3x3 filter, padding 1",
+    ("conv2d_backward", "batch-rgb"): "2 RGB images, 2 filters, no padding",
+    ("conv2d_backward", "stride2-pad1"): "2 images of 2 channels, 3 filters, stride 2, padding 1",
+    ("conv2d_backward", "small-float32"): _FLOAT32,
+    ("max_pool2d_backward", "slide-4x4"): "deck 001's 4x4 map: each window's gradient goes back to its maximum",
+    ("max_pool2d_backward", "ties"): "windows that hold their maximum twice: the gradient goes to the first one "
+                                     "in row-major order",
+    ("max_pool2d_backward", "relu-ties"): "maps after a ReLU, with many tied zeros: one element per window gets "
+                                          "the gradient",
+    ("max_pool2d_backward", "overlap-stride1"): "2x2 windows with stride 1: an element that is the maximum of "
+                                                "several windows collects each one's gradient",
+    ("max_pool2d_backward", "small-float32"): _FLOAT32,
+    ("avg_pool2d_backward", "slide-4x4"): "deck 001's 4x4 map: each window shares its gradient evenly among its "
+                                          "4 cells",
+    ("avg_pool2d_backward", "small-float32"): _FLOAT32,
+    ("flatten_backward", "batch"): "2 rows of 12 back to the shape (2, 3, 2, 2)",
+    ("flatten_backward", "small-float32"): _FLOAT32,
+    ("dense_backward", "rect"): "2 rows of 3 features, 4 outputs",
+    ("dense_backward", "square"): "3 rows of 4 features and a square 4x4 weight matrix (w.T has the same shape)",
+    ("dense_backward", "small-float32"): _FLOAT32,
+    ("softmax_cross_entropy_backward", "small"): "3 rows of 4 logits and their labels",
+    ("softmax_cross_entropy_backward", "small-float32"): _FLOAT32,
+}

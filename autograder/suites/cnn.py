@@ -83,3 +83,12 @@ def cases():
 
 ASSIGNMENT = Assignment("cnn", "A CNN that reads handwritten digits", cases, limits=LIMITS,
                         release_files=write_training_digits)
+
+
+# What each public case is, in the words of its report (suites.cases_for fills a case's empty description from it).
+DESCRIPTIONS = {
+    ("cnn_loss_and_grads", "small-batch"): "a small network (2 and 3 filters) on 4 random 8x8 images: the loss "
+                                           "and the gradient of every parameter",
+    ("train_cnn", "validation-accuracy"): "train on digits_train.npz less its last 300 digits, predict those 300: "
+                                          "the accuracy decides the points",
+}

@@ -44,7 +44,8 @@ def _r(rng, *shape, dtype=np.float64):
 
 
 def _slide(function):
-    return [case(function, ex.id, *ex.args, points=0.5, public=True, description=ex.section, **ex.kwargs)
+    return [case(function, ex.id, *ex.args, points=0.5, public=True,
+                 description=f"{ex.section}, deck {ex.seed[:3]}", **ex.kwargs)
             for ex in EXAMPLES if ex.function == function]
 
 
@@ -191,3 +192,32 @@ def _public_float32():
 
 
 ASSIGNMENT = Assignment("convolution", "Convolution: images, kernels, padding, stride", cases)
+
+
+# What each public case is, in the words of its report (suites.cases_for fills a case's empty description from it).
+DESCRIPTIONS = {
+    ("rgb_to_grayscale", "slide-colours"): "the slides' six colours (red, dark teal, yellow, green, blue, purple), "
+                                           "deck 000",
+    ("rgb_to_grayscale", "float32"): "a 4x5 float32 photo: the gray image must be float32 too",
+    ("zero_pad", "pad1"): "one 3x3 image of one channel, one ring of zeros around it",
+    ("zero_pad", "pad-pair"): "2 images of 3 channels, 1 row of zeros above and below, 2 columns left and right",
+    ("zero_pad", "small-float32"): "float32 images: the padded array must be float32 too",
+    ("output_size", "slide-valid"): "a 3x3 kernel on the 5x5 binary image, no padding, deck 002",
+    ("output_size", "slide-stride2"): "the 5x5 binary image with one ring of zeros and stride 2, deck 002",
+    ("output_size", "slide-digit"): "a 3x3 kernel on the 6x6 digit, deck 003",
+    ("output_size", "bad-too-big"): "a 5x5 kernel does not fit a 3x3 image: raise ValueError",
+    ("correlate2d", "pad-pair-float32"): "float32 inputs, 2 rows and 1 column of zeros on each side: the answer "
+                                         "must be float32 too",
+    ("convolve2d", "slide-flip-first"): "the kernel 1..9 flipped before it slides over the 5x5 binary image",
+    ("convolve2d", "first-example"): "the first 2x2 example as a convolution: the kernel turned by 180 degrees, "
+                                     "deck 000",
+    ("convolve2d", "small-float32"): "float32 inputs, a 2x3 kernel, padding 1: the answer must be float32 too",
+    ("conv2d_forward", "slide-sharpen-pad1"): "the sharpen kernel with one ring of zeros as a layer (one image, one "
+                                              "filter, bias 0.5), deck 002",
+    ("conv2d_forward", "rgb-two-filters"): "one RGB image, two 3x3 filters of 3 channels, padding 1",
+    ("conv2d_forward", "batch-stride2"): "4 gray 7x7 images, three 3x3 filters, stride 2",
+    ("conv2d_forward", "small-float32"): "float32 inputs (2 images of 2 channels, 3 filters, padding 1): the answer "
+                                         "must be float32 too",
+    **{("KERNELS", name): f"KERNELS[{name!r}] as the setup cell gives it (worth no points: keep it as it is)"
+       for name in ("identity", "sharpen", "box_blur", "sobel_x")},
+}

@@ -14,7 +14,7 @@ def _r(rng, *shape, dtype=np.float64):
 
 
 def _slide(function):
-    return [case(function, ex.id, *ex.args, public=True, description=ex.section, **ex.kwargs)
+    return [case(function, ex.id, *ex.args, public=True, description=f"{ex.section}, deck {ex.seed[:3]}", **ex.kwargs)
             for ex in EXAMPLES if ex.function == function]
 
 
@@ -123,3 +123,30 @@ def _public_float32():
 
 
 ASSIGNMENT = Assignment("layers", "Layers: ReLU, pooling, flatten, dense, softmax", cases)
+
+
+# What each public case is, in the words of its report (suites.cases_for fills a case's empty description from it).
+_FLOAT32 = "float32 input: the answer must be float32 too"
+DESCRIPTIONS = {
+    ("relu", "batch"): "a batch of 2 maps of 2 channels, 3x3 each",
+    ("relu", "small-float32"): _FLOAT32,
+    ("max_pool2d", "ties"): "windows that hold their maximum twice (small integers after a ReLU)",
+    ("max_pool2d", "odd-size"): "5x5 maps: with stride 2 the last row and column are left out",
+    ("max_pool2d", "small-float32"): _FLOAT32,
+    ("avg_pool2d", "size3-stride2"): "3x3 windows with stride 2: neighbouring windows share a row or column",
+    ("avg_pool2d", "small-float32"): _FLOAT32,
+    ("sum_pool2d", "slide-4x4"): "deck 001's 4x4 pooling example, summed: 2x2 windows, stride 2",
+    ("sum_pool2d", "size3-stride2"): "3x3 windows with stride 2: neighbouring windows share a row or column",
+    ("sum_pool2d", "small-float32"): _FLOAT32,
+    ("flatten", "batch"): "2 maps of 3 channels, 2x2 each: one row of 12 per image",
+    ("flatten", "float32"): "float32 maps: the rows must be float32 too",
+    ("dense_forward", "rect"): "2 rows of 3 features, 4 outputs",
+    ("dense_forward", "square"): "3 rows of 4 features and a square 4x4 weight matrix (w.T has the same shape)",
+    ("dense_forward", "small-float32"): "float32 inputs: the answer must be float32 too",
+    ("softmax", "small"): "2 rows of 3 logits",
+    ("softmax", "huge-logits"): "logits near +1000 and -1000: exp overflows unless each row's maximum is "
+                                "subtracted first",
+    ("softmax", "small-float32"): _FLOAT32,
+    ("cross_entropy", "small"): "3 rows of 4 logits and their labels",
+    ("cross_entropy", "huge-logits"): "logits of size about 800: the log of a softmax that underflowed to 0 is -inf",
+}

@@ -77,3 +77,18 @@ def test_the_marker_selects_one_function(tmp_path):
     out = _pytest(folder, "--collect-only")
     collected = [line for line in out.stdout.splitlines() if "::test_case[" in line]
     assert collected and all("[relu-" in line for line in collected)
+
+
+def test_the_load_line_of_a_report_runs_in_a_release_folder(tmp_path):
+    """Does the one line a failed public case prints to load its inputs work, as written, in the release folder?"""
+    folder = _release(tmp_path, WRONG_SIDE_RELU)
+    out = _pytest(folder)
+    prefix = cc.CASE_LOAD_MESSAGE.split("{")[0]
+    line = next(line for line in out.stdout.splitlines() if line.startswith(prefix))
+    load = line.removeprefix(prefix).split("; then ")[0]
+    script = (f"import numpy as np\nimport sys\nsys.path.insert(0, '.')\n{prefix.removeprefix('to try it: ')}{load}\n"
+              "print(case.function, np.array_equal(np.maximum(*case.args, 0), case.expected))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run([sys.executable, "-I", "-c", script], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert ran.returncode == 0 and ran.stdout.split() == ["relu", "True"], ran.stderr + line

@@ -12,11 +12,13 @@ standard library. Its modules, one per section:
   which the grader's sandbox proxy reports a remote failure (:class:`StudentException`, :class:`CallTimeout`,
   :class:`FunctionMissing`). The sandbox worker runs this module's source, and no other of this package.
 * :mod:`.notebook` -- ``load_notebook(path)`` / ``notebook_source(path)``: the code a submission defines.
+* :mod:`.grid` -- small arrays drawn whole as text, the answer beside the expected one, differing cells marked.
 * :mod:`.compare` -- comparing an answer with the expected one, naming a known mistake, the student's own line.
 * :mod:`.runner` -- ``run_case(case, call, cells)`` (one graded case -> :class:`CaseResult`; ``cells``, the
   grader's copy of the notebook, names the student's line where the function raised), ``hidden_output`` (what a
   hidden case tells: its status, the problem the grader found, never a value or a string the student's code made),
-  ``credit`` (when public cases earn their points) and ``check("correlate2d", correlate2d)`` (a check cell).
+  ``credit`` (when public cases earn their points) and ``check("correlate2d", correlate2d)`` (a check cell);
+  ``load_case("correlate2d", "sharpen-pad1")`` (:mod:`.cases`) hands a student one public case to rerun by hand.
 
 The dtype rule, the same for every function and every output of a tuple or dict: a float array result has the
 case's dtype, the dtype of its floating inputs (float32 in, float32 out). Right values in another dtype earn the
@@ -25,11 +27,15 @@ case's points less :data:`DTYPE_SHARE` (status "dtype").
 from . import codec
 from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
 from .cases import (ATOL_FLOAT32, ATOL_FLOAT64, CASE_CAPS, FORMAT_VERSION, PUBLIC_JSON, PUBLIC_NPZ, RTOL_FLOAT32,
-                    RTOL_FLOAT64, Case, CaseResult, load_cases, load_public_cases, numpy_version_warning,
+                    RTOL_FLOAT64, Case, CaseResult, load_case, load_cases, load_public_cases, numpy_version_warning,
                     public_cases_for, save_cases)
 from .codec import CALLABLES, Raises
-from .compare import builtin_exception_name, compare, describe_inputs, format_student_traceback, student_line
-from .messages import (ANSWER_PROBLEMS, CASE_FORMAT_MESSAGE, CASE_HEADER, CELL_ERROR_MESSAGE, DIAGNOSIS_MESSAGE,
+from .compare import (about_case, builtin_exception_name, compare, describe_inputs, format_student_traceback,
+                      student_line)
+from .grid import MAX_GRID_ELEMENTS, side_by_side
+from .messages import (ANSWER_PROBLEMS, CASE_ABOUT_MESSAGE, CASE_CALL, CASE_FORMAT_MESSAGE, CASE_INDEX,
+                       CASE_LOAD_MESSAGE, CASE_SCORED, CHECK_FAILED_MESSAGE, GRID_HEADER, GRID_LEGEND, GRID_MARK,
+                       NO_CASE_MESSAGE, CASE_HEADER, CELL_ERROR_MESSAGE, DIAGNOSIS_MESSAGE,
                        DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, DTYPE_POINTS_MESSAGE, EXACT_MESSAGE, EXCEPTION_MESSAGE,
                        HIDDEN_LINE_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB, KERNEL_BOTH_POLARITIES,
                        KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM, KERNEL_ORIENTATION_MESSAGE, KERNEL_OTHER_DIAGONAL,
@@ -42,14 +48,15 @@ from .messages import (ANSWER_PROBLEMS, CASE_FORMAT_MESSAGE, CASE_HEADER, CELL_E
                        UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, VALUE_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
                        WRONG_EXCEPTION_MESSAGE, WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
 from .notebook import CELL_ERRORS, DEMO_TAG, load_notebook, notebook_cells, notebook_source
-from .runner import DTYPE_SHARE, SCORERS, check, credit, hidden_output, run_case, stub_message
+from .runner import DTYPE_SHARE, SCORERS, CheckFailed, check, credit, hidden_output, run_case, stub_message
 # Two private helpers re-exported for autograder/capstone.py and its tests (they reuse the runner's copy and scorer).
 from .runner import _copy as _copy
 from .runner import _score_accuracy as _score_accuracy
 
 __all__ = [
     "Case", "CaseResult", "Raises", "StudentException", "CallTimeout", "FunctionMissing", "CALLABLES", "SCORERS",
-    "check", "run_case", "stub_message", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
+    "check", "CheckFailed", "load_case", "about_case", "side_by_side", "MAX_GRID_ELEMENTS",
+    "run_case", "stub_message", "call_in_namespace", "notebook_source", "notebook_cells", "load_notebook",
     "save_cases", "load_cases", "load_public_cases", "public_cases_for", "codec",
     "format_student_traceback", "describe_inputs", "compare", "credit", "hidden_output",
     "builtin_exception_name", "student_line", "numpy_version_warning", "DTYPE_SHARE",
@@ -68,5 +75,6 @@ __all__ = [
     "NUMPY_VERSION_MESSAGE", "HIDDEN_OUTPUT", "HIDDEN_PROBLEM_MESSAGES", "HIDDEN_LINE_MESSAGE", "NOT_BUILTIN",
     "CASE_FORMAT_MESSAGE", "KERNEL_FLAT_MESSAGE", "KERNEL_SIGN_MESSAGE", "KERNEL_ORIENTATION_MESSAGE",
     "KERNEL_NOT_ZERO_SUM", "KERNEL_WRONG_SIGN", "KERNEL_BOTH_POLARITIES", "KERNEL_OTHER_DIAGONAL", "KERNEL_STRAIGHT",
-    "KERNEL_ZERO_MESSAGE", "STUB_CALLS_MESSAGE",
+    "KERNEL_ZERO_MESSAGE", "STUB_CALLS_MESSAGE", "CASE_ABOUT_MESSAGE", "CASE_LOAD_MESSAGE", "CASE_CALL",
+    "CASE_INDEX", "CASE_SCORED", "NO_CASE_MESSAGE", "CHECK_FAILED_MESSAGE", "GRID_HEADER", "GRID_LEGEND", "GRID_MARK",
 ]

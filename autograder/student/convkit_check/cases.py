@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .codec import Caps, CodecError, decode, encode
-from .messages import CASE_FORMAT_MESSAGE, NUMPY_VERSION_MESSAGE
+from .messages import CASE_FORMAT_MESSAGE, NO_CASE_MESSAGE, NUMPY_VERSION_MESSAGE
 
 # ---- tolerances (the suites copy them into each case; a case may tighten or loosen them) ----
 RTOL_FLOAT64, ATOL_FLOAT64 = 1e-7, 1e-9
@@ -141,6 +141,18 @@ def load_public_cases(directory=None) -> list[Case]:
 
 def public_cases_for(function_name: str, directory=None) -> list[Case]:
     return [c for c in load_public_cases(directory) if c.function == function_name]
+
+
+def load_case(function_name: str, case_id: str, directory=None) -> Case:
+    """One public case, to rerun it by hand in the notebook: ``case = load_case("correlate2d", "sharpen-pad1")``,
+    then ``correlate2d(*case.args, **case.kwargs)`` against ``case.expected``. LookupError names the known ids."""
+    cases = public_cases_for(function_name, directory)
+    for case in cases:
+        if case.case_id == case_id:
+            return case
+    raise LookupError(NO_CASE_MESSAGE.format(case_id=case_id, function=function_name,
+                                             path=directory or RELEASE_DIR,
+                                             known=", ".join(c.case_id for c in cases) or "none"))
 
 
 def numpy_version_warning(directory=None, here: str | None = None) -> str | None:

@@ -16,7 +16,9 @@ import numpy as np
 from .calls import StudentException
 from .cases import Case
 from .codec import CALLABLES, Raises
-from .messages import (DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, EXACT_MESSAGE, HIDDEN_LINE_MESSAGE, KEYS_MESSAGE,
+from .grid import drawable, side_by_side
+from .messages import (CASE_ABOUT_MESSAGE, CASE_CALL, CASE_INDEX, CASE_LOAD_MESSAGE, CASE_SCORED,
+                       DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, EXACT_MESSAGE, HIDDEN_LINE_MESSAGE, KEYS_MESSAGE,
                        NON_FINITE, NONFINITE_MESSAGE, SHAPE_MESSAGE, TYPE_MESSAGE, VALUE_MESSAGE, WRONG_DTYPE,
                        WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
 
@@ -44,8 +46,28 @@ def describe_inputs(case: Case) -> str:
     return ", ".join(parts) or "no arguments"
 
 
+def about_case(case: Case) -> list[str]:
+    """What a PUBLIC case is and the one line that loads its inputs in the notebook (nothing for a hidden one:
+    its inputs never leave the grader)."""
+    if case.visibility != "visible":
+        return []
+    # The calling rule (calls.call_in_namespace): a name in capitals is the provided dict, indexed by args[0].
+    call = (CASE_INDEX if case.function.isupper() else CASE_CALL if case.kind in ("array", "exact")
+            else CASE_SCORED).format(function=case.function)
+    about = [CASE_ABOUT_MESSAGE.format(description=case.description)] if case.description else []
+    return about + [CASE_LOAD_MESSAGE.format(function=case.function, case_id=case.case_id, call=call)]
+
+
 def _fmt(x) -> str:
-    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else repr(x)
+    # + 0.0 turns -0.0 into 0.0: "got -0, expected 0" would read as a difference
+    return f"{float(x) + 0.0:.6g}" if isinstance(x, (float, np.floating)) else repr(x)
+
+
+def _with_grid(message: str, got, expected, differ=None) -> str:
+    """``message``, and below it both arrays drawn whole when they are small (:mod:`.grid`)."""
+    if not drawable(got, expected) or np.asarray(got).ndim > 4 or np.asarray(expected).ndim > 4:
+        return message
+    return message + "\n" + side_by_side(got, expected, differ)
 
 
 class _Problem(NamedTuple):
@@ -73,7 +95,8 @@ def _array_problems(got, expected, what, case) -> list:
         return [_Problem(what, WRONG_TYPE, TYPE_MESSAGE.format(what=what, expected="real numbers",
                                                                got=f"dtype {arr.dtype}"))]
     if arr.shape != exp.shape:
-        return [_Problem(what, WRONG_SHAPE, SHAPE_MESSAGE.format(what=what, expected=exp.shape, got=arr.shape))]
+        return [_Problem(what, WRONG_SHAPE, _with_grid(
+            SHAPE_MESSAGE.format(what=what, expected=exp.shape, got=arr.shape), arr, exp))]
     found = []  # a wrong dtype is reported beside the values, never instead of them
     if exp.dtype.kind == "f" and arr.dtype.kind != "f":
         found.append(_Problem(what, WRONG_DTYPE, DTYPE_KIND_MESSAGE.format(what=what, got=arr.dtype), arr.dtype.name))
@@ -84,8 +107,8 @@ def _array_problems(got, expected, what, case) -> list:
     bad_finite = ~np.isfinite(a) & np.isfinite(e)
     if bad_finite.any():
         index = tuple(int(i) for i in np.argwhere(bad_finite)[0])
-        return found + [_Problem(what, NON_FINITE, NONFINITE_MESSAGE.format(what=what, count=int(bad_finite.sum()),
-                                                                            index=index))]
+        return found + [_Problem(what, NON_FINITE, _with_grid(NONFINITE_MESSAGE.format(
+            what=what, count=int(bad_finite.sum()), index=index), a, e, bad_finite))]
     with np.errstate(invalid="ignore"):
         tol = np.where(np.isfinite(e), case.atol + case.rtol * np.abs(e), 0.0)
     with np.errstate(invalid="ignore"):
@@ -96,9 +119,9 @@ def _array_problems(got, expected, what, case) -> list:
         return found
     flat = int(np.argmax(excess))
     index = tuple(int(i) for i in np.unravel_index(flat, e.shape)) if e.ndim else ()
-    return found + [_Problem(what, WRONG_VALUES, VALUE_MESSAGE.format(
+    return found + [_Problem(what, WRONG_VALUES, _with_grid(VALUE_MESSAGE.format(
         what=what, count=int((excess > 0).sum()), size=e.size, index=index, got=_fmt(a.flat[flat]),
-        expected=_fmt(e.flat[flat]), diff=float(diff.flat[flat]), tol=float(tol.flat[flat])))]
+        expected=_fmt(e.flat[flat]), diff=float(diff.flat[flat]), tol=float(tol.flat[flat])), a, e, excess > 0))]
 
 
 def _problems(got, expected, case: Case, what: str = "result") -> list:

@@ -27,6 +27,16 @@ CELL_ERROR_MESSAGE = "cell {cell} raised {type}: {message}"
 TIMEOUT_MESSAGE = "{function} did not finish within the time limit on this case (an endless loop?)"
 EXCEPTION_MESSAGE = "{function} raised {type}: {message}"
 CASE_HEADER = "case {case_id} of {function}: {inputs}"
+# Below a public case's header: what it is, and the one line that loads its inputs (convkit_check.load_case).
+CASE_ABOUT_MESSAGE = "this case: {description}"
+CASE_LOAD_MESSAGE = ("to try it: from convkit_check import load_case; case = load_case(\"{function}\", "
+                     "\"{case_id}\"); then {call}")
+CASE_CALL = "{function}(*case.args, **case.kwargs) should equal case.expected"
+CASE_INDEX = "{function}[case.args[0]] should equal case.expected"
+CASE_SCORED = "{function}(*case.args, **case.kwargs)"
+NO_CASE_MESSAGE = "no public case {case_id!r} of {function} in {path}; its public cases: {known}"
+# A check cell whose function is still a stub (or reaches one) says so once, not once per case.
+CHECK_FAILED_MESSAGE = "{failed} of {total} public cases of {function} failed: the reports above say which and why"
 SHAPE_MESSAGE = "{what}: expected shape {expected}, got shape {got}"
 TYPE_MESSAGE = "{what}: expected {expected}, got {got}"
 DTYPE_KIND_MESSAGE = "{what}: expected a float array, got dtype {got} (integer arithmetic truncates)"
@@ -35,6 +45,10 @@ NONFINITE_MESSAGE = ("{what}: {count} element(s) are NaN or infinite where the e
                      "first at {index}")
 VALUE_MESSAGE = ("{what}: {count} of {size} element(s) differ; worst at index {index}: got {got}, expected "
                  "{expected}, |diff| = {diff:.3g} > tolerance {tol:.3g}")
+# Small arrays drawn whole (grid.py): the header over the two grids, the legend of the mark, the mark itself.
+GRID_HEADER = "  {got}{gap}expected"
+GRID_LEGEND = "    ({mark} marks the cells that differ)"
+GRID_MARK = "*"
 EXACT_MESSAGE = "{what}: expected {expected!r}, got {got!r}"
 KEYS_MESSAGE = "{what}: expected keys {expected}, got keys {got}"
 RAISES_MESSAGE = "expected {function} to raise {expected} for this bad input, but it returned a {got}"

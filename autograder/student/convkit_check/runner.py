@@ -12,19 +12,17 @@ import numpy as np
 from .calls import CallTimeout, FunctionMissing, StudentException, call_in_namespace
 from .cases import (RELEASE_DIR, Case, CaseResult, Status, load_public_cases, numpy_version_warning,
                     public_cases_for)
-from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, _problems, _short,
+from .compare import (_diagnose, _diagnose_exception, _exception_info, _frames, _problems, _short, about_case,
                       builtin_exception_name, compare, describe_inputs, student_line)
-from .messages import (ANSWER_PROBLEMS, CASE_HEADER, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE, DTYPE_MESSAGE,
-                       DTYPE_POINTS_MESSAGE, EXCEPTION_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES, IS_STUB,
-                       KERNEL_BOTH_POLARITIES, KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM, KERNEL_ORIENTATION_MESSAGE,
-                       KERNEL_OTHER_DIAGONAL, KERNEL_SIGN_MESSAGE, KERNEL_STRAIGHT, KERNEL_WRONG_SIGN,
-                       KERNEL_ZERO_MESSAGE,
-                       LOW_SCORE, MISSING_MESSAGE, NONE_MESSAGE, NOT_BUILTIN, NOT_DEFINED, NOT_RAISED,
-                       NO_CASES_MESSAGE, PROVIDED_CHECK_MESSAGE, RAISED, RAISES_MESSAGE, RETURNED_NONE,
-                       SCORE_MESSAGE, SHAPE_MESSAGE, STUB_CALLS_MESSAGE, STUB_MESSAGE, SUMMARY_MESSAGE, TIMED_OUT,
-                       TIMEOUT_MESSAGE,
-                       UNCONFIRMED, UNCONFIRMED_CHECK_MESSAGE, UNCONFIRMED_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION,
-                       WRONG_EXCEPTION_MESSAGE)
+from .messages import (ANSWER_PROBLEMS, CASE_HEADER, CHECK_FAILED_MESSAGE, DIAGNOSIS_MESSAGE, DTYPE_KIND_MESSAGE,
+                       DTYPE_MESSAGE, DTYPE_POINTS_MESSAGE, EXCEPTION_MESSAGE, HIDDEN_OUTPUT, HIDDEN_PROBLEM_MESSAGES,
+                       IS_STUB, KERNEL_BOTH_POLARITIES, KERNEL_FLAT_MESSAGE, KERNEL_NOT_ZERO_SUM,
+                       KERNEL_ORIENTATION_MESSAGE, KERNEL_OTHER_DIAGONAL, KERNEL_SIGN_MESSAGE, KERNEL_STRAIGHT,
+                       KERNEL_WRONG_SIGN, KERNEL_ZERO_MESSAGE, LOW_SCORE, MISSING_MESSAGE, NONE_MESSAGE, NOT_BUILTIN,
+                       NOT_DEFINED, NOT_RAISED, NO_CASES_MESSAGE, PROVIDED_CHECK_MESSAGE, RAISED, RAISES_MESSAGE,
+                       RETURNED_NONE, SCORE_MESSAGE, SHAPE_MESSAGE, STUB_CALLS_MESSAGE, STUB_MESSAGE,
+                       SUMMARY_MESSAGE, TIMED_OUT, TIMEOUT_MESSAGE, UNCONFIRMED, UNCONFIRMED_CHECK_MESSAGE,
+                       UNCONFIRMED_MESSAGE, WRONG_DTYPE, WRONG_EXCEPTION, WRONG_EXCEPTION_MESSAGE)
 
 # A right answer in the wrong dtype loses this share of the case's points (invariant 9: a convention costs at most
 # its own share). A quarter: with whole and half points per case, every score stays an exact binary fraction.
@@ -147,7 +145,8 @@ def run_case(case: Case, call, cells=None, functions=()) -> CaseResult:
     """Run ``case`` through ``call(name, args, kwargs)`` and grade the answer (never raises for student errors).
     ``cells``: cell number -> source of the submission, to name the student's line where the function raised.
     ``functions``: the assignment's graded functions, to name the one whose stub a call reached through another."""
-    header = CASE_HEADER.format(case_id=case.case_id, function=case.function, inputs=describe_inputs(case))
+    header = "\n".join([CASE_HEADER.format(case_id=case.case_id, function=case.function,
+                                           inputs=describe_inputs(case)), *about_case(case)])
 
     def result(status: Status, points, lines, problem=None, diagnoses: tuple[str, ...] = (), *, wrong=(),
                raised: str | None = None, line: str | None = None, stub: str | None = None) -> CaseResult:
@@ -277,6 +276,14 @@ def credit(cases: list[Case], results: list[CaseResult], twins: dict | None = No
             for c, r in zip(cases, out, strict=True)]
 
 
+class CheckFailed(AssertionError):
+    """A check cell's verdict. IPython shows an exception that has ``_render_traceback_`` as the lines that method
+    returns, so the notebook shows this one line rather than a traceback into convkit_check's own code."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
 def check(function_name: str, func, *, verbose: bool = True, directory=None, namespace: dict | None = None):
     """Run the public cases of ``function_name`` on ``func`` and print a report; AssertionError if any fails.
 
@@ -298,16 +305,16 @@ def check(function_name: str, func, *, verbose: bool = True, directory=None, nam
     warning = numpy_version_warning(directory)
     if verbose and warning:
         print(warning)
+    stubs = {r.stub for r in results if r.status == "stub"}
+    if passed == 0 and len(stubs) == 1 and all(r.status == "stub" for r in results):
+        # Not implemented (itself, or the one function it calls): one line, not the same line once per case.
+        raise CheckFailed(stub_message(function_name, stubs.pop()))
     if verbose:
         for r in results:
-            mark = "passed" if r.passed else r.status.upper()
-            print(f"[{mark}] {r.message}" if not r.passed else f"[passed] case {r.case_id}")
+            print(f"[passed] case {r.case_id}" if r.passed else f"[{r.status.upper()}] {r.message}")
         print(SUMMARY_MESSAGE.format(passed=passed, total=len(results)))
     if passed != len(results):
-        first = next(r for r in results if not r.passed)
-        if first.status == "stub":
-            raise AssertionError(stub_message(function_name, first.stub))
-        raise AssertionError(f"{len(results) - passed} of {len(results)} public cases of {function_name} failed; "
-                             f"first: {first.message}")
+        raise CheckFailed(CHECK_FAILED_MESSAGE.format(failed=len(results) - passed, total=len(results),
+                                                      function=function_name))
     # Nothing is returned: the check cell's last value would be displayed under the report (and stock nbgrader
     # would try to read it as a partial-credit score).

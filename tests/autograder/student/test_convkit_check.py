@@ -295,9 +295,18 @@ def test_check_prints_each_case_and_the_public_hidden_summary(tmp_path, capsys):
     def stub(im, k):
         raise NotImplementedError()
 
-    with pytest.raises(AssertionError, match="not implemented yet"):
+    # A stub is one line, the error itself, not one report per case.
+    with pytest.raises(cc.CheckFailed) as info:
         cc.check("correlate2d", stub, directory=tmp_path)
-    assert cc.SUMMARY_MESSAGE.format(passed=0, total=2) in capsys.readouterr().out
+    assert str(info.value) == cc.STUB_MESSAGE.format(function="correlate2d") and capsys.readouterr().out == ""
+    # IPython shows an exception with _render_traceback_ as those lines only: no traceback into convkit_check.
+    assert info.value._render_traceback_() == [cc.STUB_MESSAGE.format(function="correlate2d")]
+
+    with pytest.raises(cc.CheckFailed) as info:
+        cc.check("correlate2d", lambda im, k: np.zeros((2, 2)), directory=tmp_path)
+    out = capsys.readouterr().out
+    assert cc.SUMMARY_MESSAGE.format(passed=0, total=2) in out and out.count("[FAILED]") == 2
+    assert str(info.value) == cc.CHECK_FAILED_MESSAGE.format(failed=2, total=2, function="correlate2d")
 
 
 KERNEL_SCORES = [  # (kernel, fraction of the points, the mistake named)
