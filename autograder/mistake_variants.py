@@ -6,6 +6,9 @@ nothing on these inputs (or cannot happen there).
 Written to give the same numbers as the student's code, not merely the same idea: the log of an underflowed
 probability is ``inf``, an unshifted log-sum-exp overflows to ``inf`` (not ``nan``), a crop ``p:-p`` at ``p = 0`` is
 empty, a rejected stride is an exception (:class:`~autograder.student.convkit_check.Raises`).
+
+The receptive field's mistakes (:data:`RECEPTIVE_FIELD_MISTAKES`) are the ways its formula goes wrong on paper,
+deck 003's own slip among them; they are declared here whole, names and explanations with their variants.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ __all__ = ["ce_log_of_probability", "ce_logsumexp_unshifted", "pool_grad_assigne
            "pool_grad_split_between_ties", "output_size_rounded", "conv_bias_times", "dx_crop_empty_at_pad0",
            "dx_not_cropped", "strided_rejected", "stride_forgotten_forward", "stride_forgotten_backward",
            "numerical_gradient_over_h", "numerical_gradient_not_restored", "scaled", "transposed",
-           "relu_backward_at_zero"]
+           "relu_backward_at_zero", "RECEPTIVE_FIELD_MISTAKES"]
 
 # What code that rejects such a stride raises: CS231n's `assert (H + 2 * pad - HH) % stride == 0`, or a ValueError.
 REJECTED_STRIDE = Raises(("ValueError", "AssertionError"))
@@ -275,3 +278,51 @@ def relu_backward_at_zero(dout, x):
     if not (x == 0).any():
         return None
     return layers.relu_backward(dout, np.where(x == 0, 1.0, x).astype(x.dtype))
+
+
+# ---- receptive field -----------------------------------------------------------------------------------------
+def _layers(kernel_sizes, strides) -> list[tuple[int, int]]:
+    """``[(k_i, s_i)]`` of a stack the reference accepts (its ValueError/TypeError otherwise: no answer)."""
+    conv.receptive_field(kernel_sizes, strides)
+    return [(int(k), int(s)) for k, s in zip(kernel_sizes, strides, strict=True)]
+
+
+def _rf_strides_ignored(kernel_sizes, strides):
+    """``1 + sum(k_i - 1)``: every layer's window counted in input pixels, whatever the strides below it."""
+    return 1 + sum(k - 1 for k, _ in _layers(kernel_sizes, strides))
+
+
+def _rf_own_stride_counted(kernel_sizes, strides):
+    """``1 + sum((k_i - 1) * s_0 * ... * s_i)``: the layer's own stride in the product too."""
+    r, jump = 1, 1
+    for k, s in _layers(kernel_sizes, strides):
+        jump *= s
+        r += (k - 1) * jump
+    return r
+
+
+def _rf_kernels_multiplied(kernel_sizes, strides):
+    """``k_0 * k_1 * ...``: deck 003's "two 3x3 kernels stand in for one 9x9"."""
+    return int(np.prod([k for k, _ in _layers(kernel_sizes, strides)], dtype=np.int64))
+
+
+_RF_SUM = "r = 1 + sum_i (k_i - 1) * s_0 * ... * s_(i-1)"
+# (name, explanation, {function: variant}): the entries of autograder.mistakes' catalogue for receptive_field.
+RECEPTIVE_FIELD_MISTAKES = (
+    ("receptive_field_strides_ignored",
+     "the strides were left out: after a layer of stride s, the next layer's neighbouring inputs lie s pixels apart "
+     f"in the image, so each layer's k - 1 counts times the strides of ALL the layers before it: {_RF_SUM}",
+     {"receptive_field": _rf_strides_ignored}),
+    ("receptive_field_own_stride_counted",
+     "a layer's own stride only spaces its outputs, it does not widen the window they see: layer i's k - 1 counts "
+     f"times the strides of the layers BEFORE it (1 for the first layer): {_RF_SUM}",
+     {"receptive_field": _rf_own_stride_counted}),
+    ("receptive_field_plus_one_missing",
+     "the window is one pixel short (the + 1 is missing): with no layer at all an output sees 1 pixel, and each "
+     f"layer adds to it: {_RF_SUM}",
+     {"receptive_field": lambda kernel_sizes, strides: conv.receptive_field(kernel_sizes, strides) - 1}),
+    ("receptive_field_kernels_multiplied",
+     "kernel sizes do not multiply (deck 003's slip: two stacked 3x3 kernels do not see 9x9): neighbouring windows "
+     "overlap, so each layer adds k - 1 to the window, 3 + (3 - 1) = 5 for two 3x3 kernels at stride 1",
+     {"receptive_field": _rf_kernels_multiplied}),
+)

@@ -319,6 +319,7 @@ _M += [
     Mistake("relu_grad_at_zero", "at exactly x = 0 the gradient of ReLU is 0 (like PyTorch): pass dout only where "
             "x > 0, not x >= 0", {"relu_backward": mv.relu_backward_at_zero}),
 ]
+_M += [Mistake(name, explanation, variants) for name, explanation, variants in mv.RECEPTIVE_FIELD_MISTAKES]
 
 # Generic mistakes, last. The constant factors apply to every single-array (or scalar) result; N (the batch size,
 # the first axis of the first argument) only to losses and gradients, where a sum and a mean over the batch meet.

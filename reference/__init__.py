@@ -13,7 +13,8 @@ import importlib
 
 _WHERE = {
     "image": ("rgb_to_grayscale", "KERNELS"),
-    "conv": ("zero_pad", "output_size", "correlate2d", "convolve2d", "conv2d_forward", "conv2d_backward"),
+    "conv": ("zero_pad", "output_size", "receptive_field", "correlate2d", "convolve2d", "conv2d_forward",
+             "conv2d_backward"),
     "layers": ("relu", "relu_backward", "flatten", "flatten_backward", "dense_forward", "dense_backward"),
     "pool": ("max_pool2d", "avg_pool2d", "sum_pool2d", "max_pool2d_backward", "avg_pool2d_backward",
              "sum_pool2d_backward"),

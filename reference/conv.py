@@ -1,5 +1,6 @@
 """Convolution: zero padding, output size, single-channel correlation/convolution, the batched conv layer and its
-gradients. Reference solutions of assignment 1 (``convolution``) and of ``conv2d_backward`` in assignment 3.
+gradients, and the receptive field of a stack of layers. Reference solutions of assignment 1 (``convolution``) and
+of ``conv2d_backward`` in assignment 3.
 
 Shape letters: see the glossary in :mod:`reference._checks` (N, C, H, W, F, KH, KW, H', W', SH, SW, PH, PW).
 Like PyTorch, the layers compute **cross-correlation** (the kernel is not flipped); :func:`convolve2d` is the
@@ -21,6 +22,7 @@ __all__ = [
     "PAD_MODES",
     "zero_pad",
     "output_size",
+    "receptive_field",
     "correlate2d",
     "convolve2d",
     "conv2d_forward",
@@ -70,6 +72,44 @@ def output_size(n, k, stride=1, pad=0):
         raise ValueError(f"kernel of size k={k} does not fit input of size n={n} with pad={pad} "
                          f"(n + 2*pad = {n + 2 * pad})")
     return (n + 2 * pad - k) // stride + 1
+
+
+def _layer_sizes(v, name: str) -> list[int]:
+    """A sequence of ints > 0 (a list, a tuple or a 1-D array), one per layer, as a list of Python ints."""
+    if isinstance(v, np.ndarray):
+        if v.ndim != 1:
+            raise ValueError(f"{name} must be a sequence of ints, one per layer, got an array of shape {v.shape}")
+    elif not isinstance(v, (list, tuple)):
+        raise TypeError(f"{name} must be a sequence of ints (a list or tuple), one per layer, got {type(v).__name__}")
+    return [positive_int(x, f"{name}[{i}]") for i, x in enumerate(v)]
+
+
+def receptive_field(kernel_sizes, strides):
+    """Side of the input window that one output of a stack of layers sees.
+
+    ``r = 1 + sum_i (k_i - 1) * prod_{j<i} s_j``: layer i widens the window by ``k_i - 1`` of its own inputs, which
+    lie ``s_0 * ... * s_{i-1}`` input pixels apart (the strides of the layers below it; its own stride only spaces
+    its outputs). A pooling layer counts as a layer with ``k`` its window size and ``s`` its stride; padding does
+    not change ``r``. ``r`` is the span, first pixel to last: where a kernel is smaller than the stride below it,
+    some pixels inside the window are never read.
+
+    Inputs:
+    - kernel_sizes: sequence of L ints > 0, the kernel side KH (= KW) of each layer, the first layer first
+    - strides: sequence of L ints > 0, the stride of each layer
+
+    Returns:
+    - r: an int >= 1 (1 for an empty stack: the pixel itself)
+    """
+    ks = _layer_sizes(kernel_sizes, "kernel_sizes")
+    ss = _layer_sizes(strides, "strides")
+    if len(ks) != len(ss):
+        raise ValueError(f"kernel_sizes and strides must have one entry per layer, got {len(ks)} kernel sizes "
+                         f"and {len(ss)} strides")
+    r, jump = 1, 1
+    for k, s in zip(ks, ss, strict=True):
+        r += (k - 1) * jump
+        jump *= s
+    return r
 
 
 def _layer_geometry(x_shape, w_shape, stride, pad, x_name="x", w_name="w"):

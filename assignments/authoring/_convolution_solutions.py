@@ -174,6 +174,36 @@ def solutions() -> dict:
             out += b.astype(dtype)[None, :, None, None]
             return out
             '''),
+        solution_cell("receptive_field", '''
+            def receptive_field(kernel_sizes, strides):
+                """Side of the input window that one output of a stack of layers sees:
+                r = 1 + sum over i of (k_i - 1) * (s_0 * ... * s_(i-1)).
+
+                Inputs:
+                - kernel_sizes: sequence (list, tuple or 1-D array) of L ints > 0, the kernel side of each layer,
+                  the first layer first (a pooling layer: its window side)
+                - strides: sequence of L ints > 0, the stride of each layer
+
+                Returns:
+                - r: an int >= 1 (1 for an empty stack: the pixel itself)
+                """
+                for name, v in (("kernel_sizes", kernel_sizes), ("strides", strides)):
+                    if isinstance(v, np.ndarray) and v.ndim != 1:
+                        raise ValueError(f"{name} must be a sequence of ints, one per layer, got an array of shape {v.shape}")
+                    if not isinstance(v, (list, tuple, np.ndarray)):
+                        raise TypeError(f"{name} must be a sequence of ints (a list or tuple), one per layer, got {type(v).__name__}")
+                ks = [positive_int(k, f"kernel_sizes[{i}]") for i, k in enumerate(kernel_sizes)]
+                ss = [positive_int(s, f"strides[{i}]") for i, s in enumerate(strides)]
+                if len(ks) != len(ss):
+                    raise ValueError(f"kernel_sizes and strides must have one entry per layer, got {len(ks)} kernel sizes and {len(ss)} strides")
+            ''', '''
+            r = 1
+            jump = 1  # how many input pixels apart neighbouring values of the current layer's input lie
+            for k, s in zip(ks, ss):
+                r += (k - 1) * jump
+                jump *= s
+            return r
+            '''),
         solution_cell("diagonal_edge_kernel", '''
             def diagonal_edge_kernel():
                 """A 3x3 kernel answering an edge along the main diagonal (top-left to bottom-right corner), dark

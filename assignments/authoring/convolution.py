@@ -15,6 +15,7 @@ from assignments.authoring._convolution_cells import _example, grid_and_window
 from assignments.authoring._convolution_pictures import (colour_filters, digit_and_sharpen, emboss_patch,
                                                          padding_settings)
 from assignments.authoring._convolution_solutions import solutions
+from assignments.authoring._convolution_stack_cells import receptive_field_cells, shift_equivariance
 from assignments.authoring.nb import demo_code, markdown
 from autograder.suites import assignment
 from autograder.suites.convolution import KERNEL_DESIGN
@@ -32,6 +33,7 @@ def teaching() -> list:
     pad1, stride2, digit = _example("sharpen-pad1"), _example("sharpen-pad1-stride2"), _example("digit-6x6")
     return [
         *grid_and_window(),
+        *shift_equivariance(),
         markdown("""
             ## 3. Correlation or convolution? The flipped kernel
 
@@ -234,12 +236,13 @@ def teaching() -> list:
                 plt.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim); plt.axis("off"); plt.colorbar(shrink=0.8)
                 plt.title("the photograph: red where it brightens towards the top-right"); plt.show()
             """),
+        *receptive_field_cells(),
         markdown("""
             ## What you built
 
             `rgb_to_grayscale`, `output_size`, `zero_pad`, `correlate2d`, `convolve2d`, `conv2d_forward` — the
-            forward pass of a convolution layer, the part of a CNN that finds patterns. Next assignment: ReLU,
-            pooling, flatten, the dense layer and softmax turn those feature maps into a prediction.
+            forward pass of a convolution layer, the part of a CNN that finds patterns — and `receptive_field`,
+            how far a stack of them sees. Next assignment: ReLU, pooling, flatten, the dense layer and softmax turn those feature maps into a prediction.
             """),
     ]
 

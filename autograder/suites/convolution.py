@@ -1,6 +1,6 @@
 """Cases of the ``convolution`` assignment: grayscale, padding, output size, correlation/convolution, layers,
-the slides' kernels and the kernel-design exercise. Totals: 5 points per function, 10 for correlate2d and
-conv2d_forward (see ``points_by_function``)."""
+the slides' kernels, the kernel-design exercise and the receptive field of stacked layers. Totals: 5 points per
+function, 10 for correlate2d, conv2d_forward and the kernel design (see ``points_by_function``)."""
 from __future__ import annotations
 
 import functools
@@ -114,6 +114,7 @@ def cases():
             case("output_size", "bad-too-big-padded", 2, 5, stride=2, pad=1, kind="raises", raises=("ValueError",),
                  points=0.5)]
 
+    out += _receptive_field()
     out += _slide("correlate2d")
     half = functools.partial(case, points=0.5)
     out += [
@@ -174,6 +175,27 @@ def cases():
             _kernel_design("hidden-edges", 8, 14, (-2, 1, 3), 255.0, 2.0, False)]
     return out + _public_float32()
 
+
+def _receptive_field():
+    """The decks' stacks in public (deck 003's stacked 3x3 kernels, deck 004's 28x28 network); hidden, strided
+    stacks where each stride product matters, and the inputs as lists, tuples or arrays."""
+    exact = functools.partial(case, "receptive_field", kind="exact", points=0.5)
+    bad = functools.partial(case, "receptive_field", kind="raises", points=0.5)
+    return [
+        exact("two-3x3", (3, 3), (1, 1), public=True,
+              description="two stacked 3x3 kernels, deck 003 (the slide says they stand in for one 9x9)"),
+        exact("three-3x3", (3, 3, 3), (1, 1, 1), public=True, description="three stacked 3x3 kernels, deck 003"),
+        exact("deck004-network", (5, 2, 5, 2), (1, 2, 1, 2), public=True,
+              description="deck 004's 28x28 network: conv 5x5, max pool 2, conv 5x5, max pool 2"),
+        bad("bad-lengths", (3, 3, 3), (1, 1), raises=("ValueError",), public=True,
+            description="three kernel sizes but two strides"),
+        exact("strided-stem", (7, 3, 3, 3), (2, 2, 1, 1)),
+        exact("conv-conv-pool-twice", [3, 3, 2, 3, 3, 2], [1, 1, 2, 1, 1, 2]),
+        exact("one-layer-arrays", np.array([7]), np.array([3])),
+        exact("pointwise-strided", (1, 1, 3), (2, 2, 1)),
+        bad("bad-kernel-zero", (3, 0), (1, 1), raises=("ValueError",)),
+        bad("bad-not-int", (3, 2.5), (1, 1), raises=("TypeError", "ValueError")),
+    ]
 
 def _public_float32():
     """A public float32 case for each function under the dtype rule (float32 in, float32 out), so the self-check

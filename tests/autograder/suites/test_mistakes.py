@@ -295,6 +295,35 @@ SUBMISSIONS += [
 ]
 
 
+def _rf_loop(own_stride=False, strides=True, plus_one=1):
+    """receptive_field as a student's loop over the layers, the window widened layer by layer."""
+    def receptive_field(kernel_sizes, strides_):
+        conv.receptive_field(kernel_sizes, strides_)  # the input checks of the stub's header
+        r, jump = plus_one, 1
+        for k, s in zip(kernel_sizes, strides_, strict=True):
+            jump *= s if own_stride else 1
+            r += (k - 1) * (jump if strides else 1)
+            jump *= 1 if own_stride else s
+        return r
+    return receptive_field
+
+
+def _rf_product(kernel_sizes, strides_):
+    conv.receptive_field(kernel_sizes, strides_)
+    r = 1
+    for k in kernel_sizes:
+        r *= k  # deck 003: "2 stacked 3x3 kernels" for "1 9x9 kernel"
+    return r
+
+
+# The receptive field's mistakes (issue 11).
+SUBMISSIONS += [
+    ("receptive_field_strides_ignored", "receptive_field", _rf_loop(strides=False)),
+    ("receptive_field_own_stride_counted", "receptive_field", _rf_loop(own_stride=True)),
+    ("receptive_field_plus_one_missing", "receptive_field", _rf_loop(plus_one=0)),
+    ("receptive_field_kernels_multiplied", "receptive_field", _rf_product),
+]
+
 def test_there_are_at_least_ten_named_mistakes_each_explained():
     assert len(MISTAKES) >= MIN_MISTAKES
     for m in MISTAKES.values():
