@@ -87,7 +87,7 @@ def test_the_divergence_cell_says_when_train_cnn_bypasses_sgd_step(notebook):
 
 def test_the_gradient_check_names_the_right_and_the_wrong_parameters(notebook):
     """Does a cnn_backward whose first-layer gradients are off say which gradients are right, and where to look?"""
-    assert checks.GRADS_VERDICT.format(right="w3, b3, w2, b2, w1, b1", wrong="none") in _run(notebook, "flows down")
+    # (On the solution it prints "wrong: none" and no MISMATCH: test_notebooks_34 runs the whole notebook.)
     good = notebook["cnn_backward"]
 
     def wrong_first_layer(params, cache, dlogits):
