@@ -89,6 +89,7 @@ def explainer() -> list:
         **See one run in your browser.** Decks 000 and 004 point to [CNN Explainer](https://poloclub.github.io/cnn-explainer/),
         which runs a network of this kind (TinyVGG: two blocks of conv 3x3 -> ReLU -> conv 3x3 -> ReLU -> max pool
         2x2, then flatten and a dense layer to 10 classes) on 64x64 colour photos. What to click:
+
         - **a map of the first layer (`conv_1_1`)**: it opens the convolution view. Each output pixel is the sum of
           the 3x3 window times the kernel, summed over the three colour channels, plus the bias: your
           `conv2d_forward` (deck 000: the kernel "slides" over the image and gives a feature map). The view slides
@@ -99,6 +100,7 @@ def explainer() -> list:
         - **a class of the output layer**: the softmax view, the scores on the categories (deck 004) turned into
           probabilities; the flatten step feeding it is drawn too.
         - **another input image** at the top (or your own): every map and the scores change with it.
+
         Below the network, the article's interactive convolution lets you change the input size, the padding, the
         kernel size and the stride, and watch the output size follow `(H + 2P - K) // S + 1`.
         """)]
