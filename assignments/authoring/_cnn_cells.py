@@ -8,7 +8,10 @@ notebook (training digits only; the grader keeps the held-out digits).
 from __future__ import annotations
 
 from assignments.authoring import nb
+from assignments.authoring._cnn_checks import (architecture, divergence_check, explainer, forward_check, gradient_check,
+                                              init_check, overfit_check)
 from assignments.authoring._cnn_solutions import SETUP, layer_paste_cells
+from assignments.authoring._cnn_tuning import hyperparameters, overfitting
 from autograder.suites.cnn import DATA_FILE  # the file a release carries beside the notebook
 
 __all__ = ["teaching", "DATA_FILE"]
@@ -72,6 +75,8 @@ def teaching() -> list:
             """),
         nb.setup_cell(SETUP),
         nb.picture_helpers(),
+        *architecture(),
+        *explainer(),
         nb.markdown(f"""
             ## 1. The data
 
@@ -125,6 +130,7 @@ def teaching() -> list:
             `rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)`, so that a given seed always gives the same network.
             """),
         "init_cnn",
+        *init_check(),
         nb.markdown("""
             ## 4. The forward pass
 
@@ -133,14 +139,7 @@ def teaching() -> list:
             result: the backward pass needs each layer's input.
             """),
         "cnn_forward",
-        nb.demo_code('''
-            @picture
-            def _():
-                logits, cache = cnn_forward(init_cnn(seed=0), x_train[:5])
-                for key in ("x", "z1", "a1", "p1", "z2", "a2", "p2", "f", "logits"):
-                    print(f"{key:>6}: {str(cache[key].shape):<16} std {cache[key].std():.3f}")
-                print("an untrained network guesses:", np.argmax(logits, axis=1), "true:", y_train[:5])
-            '''),
+        *forward_check(),
         nb.markdown("""
             ## 5. The backward pass and the loss
 
@@ -153,28 +152,15 @@ def teaching() -> list:
             Then the moment of truth: a gradient check of the **whole network**, every parameter against your
             `numerical_gradient`, on a small network (4 and 6 filters of 3x3) and three digits in float64. (Ties and
             kinks make a numerical slope meaningless, so the check uses small random biases: with zero biases, blank
-            regions of a digit give pre-activations of exactly 0, right on ReLU's kink.)
+            regions of a digit give pre-activations of exactly 0, right on ReLU's kink.) It runs after the graded
+            check, and when that one fails it tells you more: the relative error of each parameter's gradient,
+            `|analytic - numeric| / (|analytic| + |numeric|)` (1e-6 or less is right), listed from the top of the
+            network down. The gradient flows that way, so if `w3` and `b3` are right and `w2` is wrong, the mistake
+            lies between the dense layer's backward pass and the second convolution's.
             """),
         "cnn_backward",
         "cnn_loss_and_grads",
-        nb.demo_code('''
-            @picture
-            def _():
-                small = init_cnn(seed=1, filters=(4, 6), kernel_size=3)
-                # Non-zero biases: with zero biases, blank regions give pre-activations of exactly 0, where ReLU has
-                # a kink and the numerical slope is meaningless.
-                rng = np.random.default_rng(2)
-                small.update({k: rng.normal(0.0, 0.1, small[k].shape) for k in ("b1", "b2", "b3")})
-                xs, ys = x_train[:3], y_train[:3]
-                loss, grads = cnn_loss_and_grads(small, xs, ys)
-                print(f"loss {loss:.4f} (a random guess over 10 classes scores about ln 10 = {np.log(10):.2f})")
-                for key in ("w1", "b1", "w2", "b2", "w3", "b3"):
-                    def loss_of(value, key=key):
-                        return np.array(cnn_loss_and_grads({**small, key: value}, xs, ys)[0])
-                    numeric = numerical_gradient(loss_of, small[key].copy(), np.array(1.0))
-                    err = np.linalg.norm(grads[key] - numeric) / max(np.linalg.norm(grads[key]) + np.linalg.norm(numeric), 1e-12)
-                    print(f"{key}: relative error {err:.1e}", "OK" if err < 1e-6 else "MISMATCH")
-            '''),
+        *gradient_check(),
         nb.markdown("""
             ## 6. Gradient descent
 
@@ -204,6 +190,8 @@ def teaching() -> list:
             about twice as fast, and just as accurate here.
             """),
         "train_cnn",
+        *overfit_check(),
+        *divergence_check(),
         nb.markdown("""
             ## 9. Train it!
 
@@ -250,6 +238,7 @@ def teaching() -> list:
                 plt.suptitle("the training curve")
                 plt.show()
             '''),
+        *overfitting(),
         nb.markdown("""
             ## 10. What did it learn?
 
@@ -366,15 +355,16 @@ def teaching() -> list:
                     ax.axis("off")
                 plt.show()
             '''),
+        *hyperparameters(),
         nb.markdown("""
             ## Where to go from here
 
             You have written, from scratch, every piece of a convolutional network: convolution, pooling, the
             non-linearity, the classifier, the gradients of all of them, and the training loop. Deep-learning
             libraries do exactly this, on GPUs and with automatic differentiation. Ideas to try (not graded): a
-            momentum term in `sgd_step`, a learning rate that decays over the epochs, more or fewer filters (does
-            accuracy change? how does the training time scale?), average instead of max pooling, or the slides'
-            128-unit hidden dense layer.
+            momentum term in `sgd_step`, a learning rate that decays over the epochs, the table of section 11 run
+            for 15 epochs (do the rankings hold? does average pooling catch up?), or the slides' 128-unit hidden
+            dense layer.
 
             Before you submit: *Kernel -> Restart & Run All*, and check that every check cell passes.
             """),

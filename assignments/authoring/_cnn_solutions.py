@@ -11,6 +11,7 @@ import nbformat
 from assignments.authoring import nb
 from assignments.authoring._backprop_solutions import (POOL_CHECKS, backward_functions, forward_functions,
                                                        paste_cell)
+from reference.cnn import DIVERGED_MESSAGE
 
 __all__ = ["FUNCTIONS", "SETUP", "solutions", "layer_paste_cells"]
 
@@ -56,7 +57,19 @@ def _check_labels(y, n, num_classes=NUM_CLASSES):
     return y
 '''
 
-SETUP = "import time\n" + nb.provided_checks() + "\n\n" + POOL_CHECKS.strip("\n") + "\n\n" + _NETWORK_CHECKS.strip("\n")
+# The training loop's stop on a diverging run (the student's train_cnn calls check_finite on every batch).
+_DIVERGENCE_CHECK = f'''
+DIVERGED_MESSAGE = {DIVERGED_MESSAGE!r}
+
+
+def check_finite(logits):
+    """Stop training with FloatingPointError(DIVERGED_MESSAGE) once the logits are no longer finite numbers."""
+    if not np.all(np.isfinite(logits)):
+        raise FloatingPointError(DIVERGED_MESSAGE)
+'''
+
+SETUP = "\n\n".join(["import time\n" + nb.provided_checks(), POOL_CHECKS.strip("\n"), _NETWORK_CHECKS.strip("\n"),
+                     _DIVERGENCE_CHECK.strip("\n")])
 
 _CELLS = {
     "init_cnn": ('''
@@ -183,7 +196,8 @@ _CELLS = {
             ``seed`` draws the initial parameters (``init_cnn(seed, dtype)``, unless ``params`` is given) and, from
             a second ``np.random.default_rng(seed)``, a fresh order of the examples every epoch. ``callback(epoch,
             params, history)`` runs after each epoch (``epoch`` counts from 1). ``validation=(x_val, y_val)`` adds
-            the loss and accuracy on held-out images at the end of each epoch.
+            the loss and accuracy on held-out images at the end of each epoch. Call ``check_finite(logits)`` on
+            every batch: a run whose logits overflow stops there with ``FloatingPointError(DIVERGED_MESSAGE)``.
 
             Returns ``(params, history)``; ``history`` is a dict of per-epoch lists: ``loss`` and ``accuracy`` (the
             means over the epoch's batches), ``seconds``, and with ``validation`` also ``val_loss``, ``val_accuracy``.
@@ -209,6 +223,7 @@ _CELLS = {
             for i in range(0, x.shape[0], batch_size):
                 batch = order[i:i + batch_size]
                 logits, cache = cnn_forward(params, x[batch])
+                check_finite(logits)                           # stop a diverging run before the loss refuses it
                 loss_sum += cross_entropy(logits, y[batch]) * batch.size
                 correct += int(np.sum(np.argmax(logits, axis=1) == y[batch]))
                 grads = cnn_backward(params, cache, softmax_cross_entropy_backward(logits, y[batch]))
@@ -249,16 +264,17 @@ def solutions() -> dict[str, nbformat.NotebookNode]:
     return {name: nb.solution_cell(name, header, body) for name, (header, body) in _CELLS.items()}
 
 
-_FORWARD = ("conv2d_forward", "relu", "max_pool2d", "flatten", "dense_forward", "cross_entropy")
+# avg_pool2d and its backward pass only serve the hyperparameter table (max against average pooling).
+_FORWARD = ("conv2d_forward", "relu", "max_pool2d", "avg_pool2d", "flatten", "dense_forward", "cross_entropy")
 _BACKWARD = ("numerical_gradient", "relu_backward", "dense_backward", "flatten_backward",
-             "softmax_cross_entropy_backward", "max_pool2d_backward", "conv2d_backward")
+             "softmax_cross_entropy_backward", "max_pool2d_backward", "avg_pool2d_backward", "conv2d_backward")
 
 
 def layer_paste_cells() -> list[nbformat.NotebookNode]:
     """The two cells where the student pastes their forward passes (assignments 1-2) and backward passes (3)."""
     forward = paste_cell("your_forward_layers", forward_functions(_FORWARD), """
-        Your forward passes from assignments 1 (conv2d_forward) and 2 (relu, max_pool2d, flatten, dense_forward,
-        cross_entropy): replace each function below with yours (keep the names and signatures).
+        Your forward passes from assignments 1 (conv2d_forward) and 2 (relu, max_pool2d, avg_pool2d, flatten,
+        dense_forward, cross_entropy): replace each function below with yours (keep the names and signatures).
         """)
     backward = paste_cell("your_backward_layers", backward_functions(_BACKWARD), """
         Your backward passes and numerical_gradient from assignment 3: replace each function below with yours.
