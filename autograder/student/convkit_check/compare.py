@@ -19,8 +19,8 @@ from .codec import CALLABLES, Raises
 from .grid import drawable, side_by_side
 from .messages import (CASE_ABOUT_MESSAGE, CASE_CALL, CASE_INDEX, CASE_LOAD_MESSAGE, CASE_SCORED,
                        DTYPE_KIND_MESSAGE, DTYPE_MESSAGE, EXACT_MESSAGE, HIDDEN_LINE_MESSAGE, KEYS_MESSAGE,
-                       NON_FINITE, NONFINITE_MESSAGE, SHAPE_MESSAGE, TYPE_MESSAGE, VALUE_MESSAGE, WRONG_DTYPE,
-                       WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
+                       NON_FINITE, NONFINITE_MESSAGE, PARTS_MESSAGE, SHAPE_MESSAGE, TYPE_MESSAGE, VALUE_MESSAGE,
+                       WRONG_DTYPE, WRONG_SHAPE, WRONG_TYPE, WRONG_VALUES)
 
 _MAX_TRACEBACK_FRAMES = 6
 _MAX_LINE_CHARS = 160
@@ -144,14 +144,28 @@ def _problems(got, expected, case: Case, what: str = "result") -> list:
                 what=what, expected=f"a tuple of {len(expected)} values",
                 got=_short(got) if isinstance(got, (tuple, list)) else type(got).__name__))]
         names = list(case.output_names) or [f"{what}[{i}]" for i in range(len(expected))]
-        return [p for n, g, e in zip(names, got, expected, strict=True) for p in _problems(g, e, case, n)]
+        return _parts(what, [(n, _problems(g, e, case, n)) for n, g, e in zip(names, got, expected, strict=True)])
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             return [_Problem(what, WRONG_TYPE, KEYS_MESSAGE.format(
                 what=what, expected=sorted(expected),
                 got=sorted(got) if isinstance(got, dict) else type(got).__name__))]
-        return [p for k in expected for p in _problems(got[k], expected[k], case, f"{what}[{k!r}]")]
+        return _parts(what, [(f"{what}[{k!r}]", _problems(got[k], expected[k], case, f"{what}[{k!r}]"))
+                             for k in expected])
     return _array_problems(got, expected, what, case)
+
+
+def _parts(what: str, parts: list) -> list:
+    """The problems of a result's parts (``(name, problems)`` each, in order); when some parts are right and
+    others wrong, the first problem's message opens with which are which (a gradient check names the right
+    parameters as well as the wrong ones). The problems' codes are unchanged, so is how the case is scored."""
+    found = [p for _, problems in parts for p in problems]
+    wrong = [name for name, problems in parts if problems]
+    right = [name for name, problems in parts if not problems]
+    if found and right:
+        head = PARTS_MESSAGE.format(what=what, right=", ".join(right), wrong=", ".join(wrong))
+        found[0] = found[0]._replace(message=f"{head}\n{found[0].message}")
+    return found
 
 
 def compare(got, expected, case: Case, what: str = "result") -> list[str]:

@@ -74,3 +74,18 @@ def test_load_case_names_the_known_ids(tmp_path):
     assert np.array_equal(loaded.args[0], case.args[0]) and loaded.kwargs == {"pad": 1}
     with pytest.raises(LookupError, match="sharpen-pad1"):
         cc.load_case("correlate2d", "nope", tmp_path)
+
+
+def test_a_gradient_check_names_the_right_parameters_beside_the_wrong_ones():
+    """The capstone's public gradient case: with two parameters' gradients wrong, the message says which are right."""
+    case = next(c for c in cases_for("cnn", "visible") if c.function == "cnn_loss_and_grads")
+    loss, grads = case.expected
+    broken = {k: (v * 2.0 if k in ("w1", "b3") else v) for k, v in grads.items()}
+    result = _run(case, (loss, broken))
+    right = ", ".join(f"grads[{k!r}]" for k in grads if k not in ("w1", "b3"))
+    wrong = ", ".join(f"grads[{k!r}]" for k in grads if k in ("w1", "b3"))
+    assert result.status == "failed"
+    assert cc.PARTS_MESSAGE.format(what="grads", right=right, wrong=wrong) in result.message
+    only_loss = _run(case, (loss * 2.0, grads)).message
+    assert cc.PARTS_MESSAGE.format(what="result", right="grads", wrong="loss") in only_loss
+    assert "grads: right:" not in only_loss  # every gradient right: no line about them
