@@ -124,6 +124,12 @@ def grid_and_window() -> list:
             The first slide's example slides a 2x2 kernel over a 3x3 image:
             `(0x0) + (1x1) + (3x2) + (4x3) = 19` at the top-left, and the whole feature map is
             `{first.expected.astype(int).tolist()}`.
+
+            To watch a kernel slide, the deck links [CNN Explainer](https://poloclub.github.io/cnn-explainer/):
+            click any map of the first layer, `conv_1_1`, and it animates the 3x3 window moving over the input,
+            the products under it, and the one number each position writes; hover over a cell of the output to
+            see the window it comes from. Its article, further down the page, has a widget where you set the input size, padding,
+            kernel size and stride (section 5 of this notebook) and see the output size change.
             """),
         demo_code(f"""
             def draw_window(ax, image, kernel, row, col, title):

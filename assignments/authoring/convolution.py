@@ -170,6 +170,10 @@ def teaching() -> list:
             pair). The window-offset hint of `correlate2d` still works: for tap `(i, j)`, `w[:, :, i, j]` is an
             `(F, C)` matrix and the strided slice of the padded batch is `(N, C, H', W')`; `np.einsum` or
             `np.tensordot` contracts the `C` axis.
+
+            In [CNN Explainer](https://poloclub.github.io/cnn-explainer/#article-convolution) (deck 004), click a
+            map of the second layer, `conv_1_2`: each of its 10 maps is made from all 10 maps of `conv_1_1`, one
+            kernel slice per input map, the 10 results added together with the bias: the sum above.
             """),
         "conv2d_forward",
         markdown("""
