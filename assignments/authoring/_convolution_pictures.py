@@ -78,32 +78,33 @@ def grid_helpers():
         ''')
 
 
-def x_kernel_binary():
-    """Deck 001's X kernel on its binary 5x5 image (end of section 2)."""
-    ex = _example("x-kernel-binary")
+def _one_correlation(example: str, names: tuple[str, str], comment: str, title: str):
+    """A slide's example (image and kernel) correlated and drawn at its first window."""
+    ex = _example(example)
+    image, kernel = names
     return demo_code(f"""
         @picture
         def _():
-            # Deck 001: the X kernel slid over a binary 5x5 image; the window of output[0, 0] outlined.
-            image = {nb.array_literal(ex.args[0], 20)}
-            x_kernel = {nb.array_literal(ex.args[1], 23)}
-            show_correlation(image, x_kernel, correlate2d(image, x_kernel), (0, 0),
-                             "deck 001: multiply element-wise and sum, at every location")
+            # {comment}
+            {image} = {nb.array_literal(ex.args[0], 15 + len(image))}
+            {kernel} = {nb.array_literal(ex.args[1], 15 + len(kernel))}
+            show_correlation({image}, {kernel}, correlate2d({image}, {kernel}), (0, 0),
+                             "{title}")
         """)
+
+
+def x_kernel_binary():
+    """Deck 001's X kernel on its binary 5x5 image (end of section 2)."""
+    return _one_correlation("x-kernel-binary", ("image", "x_kernel"),
+                            "Deck 001: the X kernel slid over a binary 5x5 image; the window of output[0, 0] outlined.",
+                            "deck 001: multiply element-wise and sum, at every location")
 
 
 def emboss_patch():
     """Deck 004's emboss kernel on one 3x3 patch of a photograph (after the kernel gallery)."""
-    ex = _example("emboss-patch")
-    return demo_code(f"""
-        @picture
-        def _():
-            # Deck 004: the emboss kernel on one 3x3 patch of a photograph: one window, one number.
-            patch = {nb.array_literal(ex.args[0], 20)}
-            emboss = {nb.array_literal(ex.args[1], 21)}
-            show_correlation(patch, emboss, correlate2d(patch, emboss), (0, 0),
-                             "deck 004: the emboss kernel on a 3x3 patch")
-        """)
+    return _one_correlation("emboss-patch", ("patch", "emboss"),
+                            "Deck 004: the emboss kernel on one 3x3 patch of a photograph: one window, one number.",
+                            "deck 004: the emboss kernel on a 3x3 patch")
 
 
 def digit_and_sharpen():
