@@ -150,6 +150,9 @@ def main(argv=None) -> int:
                      "autograder_s": round(seconds["autograder"], 2), "ratio": round(ratio, 2),
                      "floor": RATIO_FLOOR, "nbgrader_graded": graded_nb, "autograder_graded": graded_ag,
                      "first": order[0]})
+        # Each assignment's times as soon as they are measured: a run stopped part-way keeps what it measured.
+        print(f"  {a}: nbgrader {seconds['nbgrader']:.1f} s, autograder {seconds['autograder']:.1f} s, "
+              f"ratio {ratio:.2f}", flush=True)
     startup = sandbox_startup(base, names[0])
 
     print(f"\n{'assignment':<12} {'subs':>5} {'nbgrader_s':>11} {'autograder_s':>13} {'ratio':>7} {'floor':>6}"
