@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.results import result_path
+from autograder.sandbox.cpuclock import WORKER_FLAGS
 from autograder.sandbox.layers import cgroup_bases
 from tests.support.submissions_factory import (ASSIGNMENT, HONEST, REPO, fresh_course, guarded_body, honest_notebook,
                                               replace_body, write_submission)
@@ -72,7 +73,8 @@ def _descendants(root: int) -> dict[int, str]:
 
 
 def _workers(tree: dict[int, str]) -> list[int]:
-    return [pid for pid, cmd in tree.items() if " -I -B -c " in cmd and "autograder" not in cmd]
+    flags = f" {' '.join(WORKER_FLAGS)} "  # how a sandbox worker's command line reads
+    return [pid for pid, cmd in tree.items() if flags in cmd and "autograder" not in cmd]
 
 
 def test_kill_9_of_the_grade_command_leaves_no_process_behind(tmp_path_factory):
