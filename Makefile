@@ -7,13 +7,21 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast lint bench setup clean system-deps test-deps
 
 # bubblewrap adds the sandbox's strongest layer (an empty root, no network, its own pid namespace). Installed when
-# this is a Debian machine and we are root; elsewhere the sandbox runs with its other layers and says so.
+# this is a Debian machine and we are root; elsewhere the sandbox runs with its other layers and says so. PostgreSQL
+# (Debian's server package) likewise: the tests start one on 127.0.0.1 to keep a gradebook on it.
 system-deps:
 	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing bubblewrap (Debian package) for the grader's sandbox"; \
 		apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
 		echo "note: could not install bubblewrap; the sandbox will use its other layers"; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 && \
+		[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing postgresql (Debian package): the tests start a real server for the gradebook"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1; } || \
+		echo "note: could not install postgresql; the PostgreSQL tests will say why they skip"; \
 	fi
 
 setup: $(STAMP)

@@ -7,12 +7,9 @@ every finished result. A re-run skips submissions whose content and grader are u
 from __future__ import annotations
 
 import contextlib
-import datetime
-import fcntl
 import functools
 import multiprocessing
 import os
-import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +18,7 @@ from tqdm import tqdm
 
 from autograder.course import as_course
 from autograder.gradebook import Recorder
+from autograder.locks import LOCKED_MESSAGE, CourseLocked, course_lock
 from autograder.results import Result, is_current, result_path, write_result
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
 
@@ -30,43 +28,11 @@ __all__ = ["BatchSummary", "grade_batch", "warm_forkserver", "SUMMARY_LINE", "Co
 SUMMARY_LINE = ("{assignment}: {graded} graded, {unchanged} unchanged, {load_failed} failed to load, "
                 "{timed_out} with timeouts, {errors} grader errors; mean score {mean:.1f} / {max_score:g}")
 
-LOCKED_MESSAGE = ("another `autograder grade` holds this course ({holder}): wait for it to finish, or run again "
-                  "with --wait to queue behind it")
-_LOCK_NAME = ".grading.lock"
 
 _WORKER_CASES: dict = {}
 # What every pool process imports (2.5 s: nbformat's JSON-schema checks load a grammar): imported once, by the
 # forkserver the pool processes are forked from, while the batch's leader opens the course and reads the gradebook.
 _POOL_PRELOAD = ("autograder.grading", "autograder.suites")
-
-
-class CourseLocked(RuntimeError):
-    """Another grader holds the course's lock; the message names it (pid, host, since when, what it grades)."""
-
-
-@contextlib.contextmanager
-def course_lock(course: Path, what: str, wait: bool = False):
-    """Hold the course's grading lock (``results/.grading.lock``, an flock) for the duration of a batch.
-
-    One grader at a time per course: two at once would both grade everything and race on nbgrader's gradebook rows
-    (``UNIQUE constraint failed``). The lock file names its holder, so the second one can say who it waits for. The
-    kernel drops an flock when its holder dies (even by SIGKILL), so a crashed grader never leaves a stale lock."""
-    path = as_course(course).results / _LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "holder unknown"
-            raise CourseLocked(LOCKED_MESSAGE.format(holder=holder)) from None
-        stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}, grading {what}".encode(), 0)
-        yield
-        os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
 
 
 @dataclass
