@@ -63,29 +63,52 @@ def build(assignments, course, exchange, db_url):
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--course", "course", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
               show_default=True, help="course directory (nbgrader's layout)")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel graders (default: core count)")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="parallel graders (default: core count; 0: grade in this process; with --scheduler local: "
+                   "the LocalCluster's workers)")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786, tls://HOST:8786), or "
+                   "'local' for a LocalCluster on this machine")
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TLS: the certificate authority the scheduler's certificate is signed by")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TLS: this client's certificate")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TLS: this client's private key")
 @click.option("--force", is_flag=True, help="regrade submissions whose results are current")
 @click.option("--db", "db_url", default=None, help=_DB_HELP)
 @click.option("--wait", is_flag=True, help="if another grader holds the course, wait for it instead of stopping")
-def grade(assignment, paths, course, workers, force, db_url, wait):
+def grade(assignment, paths, course, workers, scheduler, tls_ca_file, tls_cert, tls_key, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
+    from autograder.cluster import ClusterError, security
     from autograder.course import Course
     from autograder.grade import CourseLocked, grade_batch, warm_forkserver
     from autograder.submissions import SubmissionError
 
-    warm_forkserver()  # imports the graders' modules while nbgrader's are imported here
+    try:
+        tls = security(tls_ca_file, tls_cert, tls_key)
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if scheduler is None and workers != 0:
+        warm_forkserver()  # imports the graders' modules while nbgrader's are imported here
     course = Course.open(course, db_url=db_url)
     try:
         summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url,
-                              wait=wait)
-    except (SubmissionError, ValueError, CourseLocked) as exc:
+                              wait=wait, scheduler=scheduler, security=tls)
+    except (SubmissionError, ValueError, CourseLocked, ClusterError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         raise click.ClickException(
             "interrupted: every result finished so far is kept; run again to grade the rest") from None
-    click.echo(summary.line())
+    _print_summary(summary, course.results_dir(assignment))
+
+
+def _print_summary(summary, results: Path) -> None:
     from autograder.safe_text import safe_line
 
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(summary.line())
     for note in summary.notes:  # names a student chose: no terminal control sequence reaches the instructor
         click.echo(f"  not graded: {safe_line(note, 300)}", err=True)
     for student, error in sorted(summary.errors.items()):
@@ -96,7 +119,9 @@ def grade(assignment, paths, course, workers, force, db_url, wait):
     click.echo(f"  sandbox layers: {', '.join(sorted(summary.layers)) or 'none (nothing graded)'}")
     for layer, why in sorted(summary.missing_layers.items()):
         click.echo(f"  missing layer {layer}: {why}")
-    click.echo(f"  results: {course.results_dir(assignment)}")
+    for address, info in sorted(summary.workers.items()):
+        click.echo(f"  worker {address} ({info['label']}): {', '.join(info['layers']) or 'no sandbox layer'}")
+    click.echo(f"  results: {results}")
 
 
 @main.group()

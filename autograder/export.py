@@ -90,12 +90,10 @@ def export_gradescope(assignment: str, dest: Path) -> Path:
 def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) -> dict:
     """Grade the notebook in ``submission_dir`` (Gradescope's upload folder), write ``results_path`` and return
     what it holds (Gradescope's results.json dict)."""
-    from autograder.grade import other_functions
-    from autograder.grading import grade_submission
+    from autograder.engines import grade_task
     from autograder.results import write_result
     from autograder.safe_read import walk_tree
     from autograder.submissions import Submission
-    from autograder.suites import cases_for
 
     root = Path(submission_dir)
     # The upload is walked without entering a link (safe_read.walk_tree); the notebook is read with none followed.
@@ -105,8 +103,7 @@ def run_gradescope(assignment: str, submission_dir: Path, results_path: Path) ->
         result = {"score": 0.0, "output": NO_NOTEBOOK.format(assignment=assignment), "tests": []}
     else:
         chosen = next((nb for nb in notebooks if nb.name == f"{assignment}.ipynb"), notebooks[0])
-        result = grade_submission(assignment, Submission(assignment, chosen, root=root), cases_for(assignment),
-                                  lambda: other_functions(assignment)).to_json()
+        result = json.loads(grade_task(assignment, Submission(assignment, chosen, root=root).sent()))
     write_result(Path(results_path), result)
     return result
 

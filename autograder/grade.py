@@ -1,16 +1,18 @@
 """``autograder grade``: a batch of submissions, graded in parallel, resumable, and recorded in the gradebook.
 
-Each submission is graded in a pool process (:func:`autograder.grading.grade_submission`); the parent writes each
-result file atomically the moment it arrives and records it in nbgrader's gradebook, so Ctrl-C or a crash keeps
-every finished result. A re-run skips submissions whose content and grader are unchanged (``--force`` regrades).
+Each submission is graded by :func:`autograder.engines.grade_task`: in a local process pool (the default), in this
+process (``workers=0``), or as a task on a Dask cluster (``scheduler``: autograder.cluster). This process, the
+batch's leader, is the only one that reads the submitted files and the only writer of results: it writes each
+result file atomically the moment it arrives and records it in nbgrader's gradebook, so Ctrl-C, a crash or kill -9
+keeps every finished result. A re-run skips submissions whose content and grader are unchanged (``--force``
+regrades).
 """
 from __future__ import annotations
 
 import contextlib
-import functools
-import multiprocessing
-import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import dataclasses
+import json
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,21 +20,22 @@ from tqdm import tqdm
 
 from autograder.course import as_course
 from autograder.gradebook import Recorder
+from autograder.engines import engine, grade_task, warm_forkserver
 from autograder.locks import LOCKED_MESSAGE, CourseLocked, course_lock
-from autograder.results import Result, is_current, result_path, write_result
-from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, Submission, discover
+from autograder.results import Result, grader_fingerprint, is_current, remove_partials, result_path, write_result
+from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, discover
 
 __all__ = ["BatchSummary", "grade_batch", "warm_forkserver", "SUMMARY_LINE", "CourseLocked", "LOCKED_MESSAGE",
-           "course_lock"]
+           "course_lock", "OtherGrader", "OTHER_GRADER"]
 
+OTHER_GRADER = ("graded by another version of the grader on {worker} ({theirs}; this one: {ours}): not recorded; "
+                "install the same convkit on every worker")
 SUMMARY_LINE = ("{assignment}: {graded} graded, {unchanged} unchanged, {load_failed} failed to load, "
                 "{timed_out} with timeouts, {errors} grader errors; mean score {mean:.1f} / {max_score:g}")
 
 
-_WORKER_CASES: dict = {}
-# What every pool process imports (2.5 s: nbformat's JSON-schema checks load a grammar): imported once, by the
-# forkserver the pool processes are forked from, while the batch's leader opens the course and reads the gradebook.
-_POOL_PRELOAD = ("autograder.grading", "autograder.suites")
+class OtherGrader(RuntimeError):
+    """A result graded by another version of the kit: never recorded (OTHER_GRADER)."""
 
 
 @dataclass
@@ -49,6 +52,8 @@ class BatchSummary:
     missing_layers: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)  # files found that are no submission, and why (discover)
+    warnings: list[str] = field(default_factory=list)  # what to fix in the cluster (autograder.cluster)
+    workers: dict[str, dict] = field(default_factory=dict)  # Dask worker -> what its probe found (layers, ...)
 
     def line(self) -> str:
         mean = sum(self.scores.values()) / len(self.scores) if self.scores else 0.0
@@ -57,71 +62,32 @@ class BatchSummary:
                                    errors=len(self.errors), mean=mean, max_score=self.max_score)
 
 
-def _cases(assignment: str):
-    # Computed once per pool process: the expected values come from the live reference.
-    if assignment not in _WORKER_CASES:
-        from autograder.suites import cases_for
-
-        _WORKER_CASES[assignment] = cases_for(assignment)
-    return _WORKER_CASES[assignment]
-
-
-@functools.cache
-def other_functions(assignment: str) -> dict[str, set[str]]:
-    """The other assignments' graded functions, to recognise a notebook submitted for the wrong assignment
-    (computed only when a notebook has none of this assignment's cells: the cnn's cases take a second)."""
-    from autograder.suites import assignments, cases_for
-
-    return {a.name: {c.function for c in cases_for(a.name)} for a in assignments() if a.name != assignment}
-
-
-def _grade_one(assignment: str, submission: Submission, limits=None) -> Result:
-    from autograder.grading import grade_submission
-
-    return grade_submission(assignment, submission, _cases(assignment), functools.partial(other_functions, assignment),
-                            limits)
-
-
-def _init_pool_process(assignment: str, leader: int) -> None:
-    # Dies with the batch's leader (kill -9 included: see sandbox/lifeline.py), then computes the cases once.
-    from autograder.sandbox.lifeline import watch_leader
-
-    watch_leader(leader)
-    _cases(assignment)
-
-
 def grade_batch(assignment: str, paths: list[Path], course, *, workers: int | None = None,
                 force: bool = False, db_url: str | None = None, course_id: str | None = None,
-                progress: bool = True, limits=None, wait: bool = False) -> BatchSummary:
+                progress: bool = True, limits=None, wait: bool = False, scheduler: str | None = None,
+                security=None) -> BatchSummary:
     """Grade every submission of ``assignment`` found under ``paths`` (default: nbgrader's ``submitted/``).
 
     ``course``: a path or a :class:`~autograder.course.Course`; ``db_url`` and ``course_id`` override what its
     ``nbgrader_config.py`` records. ``limits`` (an ``autograder.sandbox.Limits``) overrides the assignment's.
-    Raises :class:`CourseLocked` when another grader holds the course (``wait``: queue behind it instead)."""
+    ``workers``: grading processes (default: one per core; 0: this process). ``scheduler``: a Dask scheduler's
+    address, or ``"local"`` for a LocalCluster of ``workers`` processes; ``security``: its ``distributed.Security``
+    (autograder.cluster.security). Raises :class:`CourseLocked` when another grader holds the course (``wait``:
+    queue behind it instead), :class:`~autograder.cluster.ClusterError` when the cluster cannot grade."""
     from autograder.suites import assignment as registered
 
     registered(assignment)  # ValueError naming the registered ones for any other name
-    warm_forkserver()
+    if scheduler is None and workers != 0:
+        warm_forkserver()
     course = as_course(course, db_url, course_id)
     with course_lock(course, assignment, wait=wait):
         return _grade_locked(assignment, paths, course, workers=workers, force=force, progress=progress,
-                             limits=limits)
+                             limits=limits, scheduler=scheduler, security=security)
 
 
-def warm_forkserver() -> None:
-    """Start the pool's forkserver now, importing what a pool process needs, so that it does so while this process
-    opens the course (nbgrader's import, 2.7 s) rather than after: every pool process is then forked with it
-    imported. Called first by :func:`grade_batch` and by the CLI (which opens the course before the batch). A
-    forkserver already running (an earlier batch in this process) is reused as it is."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(list(_POOL_PRELOAD))
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
-
-
-def _grade_locked(assignment, paths, course, *, workers, force, progress, limits) -> BatchSummary:
+def _grade_locked(assignment, paths, course, *, workers, force, progress, limits, scheduler, security):
     summary = BatchSummary(assignment)
+    remove_partials(course.results_dir(assignment))  # left by a grader killed mid-write; we hold the lock
     submissions = discover(assignment, list(paths), course, course.results / ".unzipped", summary.notes)
     todo = []
     for sub in submissions:
@@ -131,30 +97,37 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
             todo.append(sub)
     if not todo:
         return summary
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress, dynamic_ncols=True)
-    ctx = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_process,
-                               initargs=(assignment, os.getpid()))
-    pending = {}
+    wire_limits = dataclasses.asdict(limits) if limits is not None else None
+    queue = iter(todo)
+    pending: dict = {}
     recorder = Recorder(course.db_url, course.course_id)  # one gradebook connection for the batch
     try:
-        pending = {pool.submit(_grade_one, assignment, sub, limits): sub for sub in todo}
-        # Opened while the pool processes start; one that fails here fails again, and is reported, per submission.
-        with contextlib.suppress(Exception):
-            recorder.open()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                sub = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # a grader bug or a dead pool process: recorded, the batch goes on
-                    summary.errors[sub.student] = f"{type(exc).__name__}: {exc}"
-                else:
-                    _store(course, recorder, assignment, sub, result, summary)
-                bar.update(1)
-                bar.set_postfix_str(sub.student, refresh=False)
+        with engine(assignment, workers=workers, todo=len(todo), scheduler=scheduler, security=security,
+                    warnings=summary.warnings, probes=summary.workers) as (executor, capacity):
+
+            def refill() -> None:
+                # A few submissions ahead of the graders, not all: each one in flight holds its notebook's bytes.
+                while len(pending) < 2 * capacity() and (sub := next(queue, None)) is not None:
+                    pending[executor.submit(grade_task, assignment, sub.sent(), wire_limits)] = sub
+
+            refill()
+            # Opened while the graders start; one that fails here fails again, and is reported, per submission.
+            with contextlib.suppress(Exception):
+                recorder.open()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    sub = pending.pop(future)
+                    try:
+                        result = _received(future.result(), sub.student, assignment)
+                    except Exception as exc:  # a grader bug, a dead grading process, another kit: the batch goes on
+                        summary.errors[sub.student] = f"{type(exc).__name__}: {exc}"
+                    else:
+                        _store(course, recorder, assignment, sub, result, summary)
+                    bar.update(1)
+                    bar.set_postfix_str(sub.student, refresh=False)
+                refill()
     except KeyboardInterrupt:
         summary.interrupted = True
         for future in pending:
@@ -163,8 +136,17 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
     finally:
         bar.close()
         recorder.close()
-        pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
     return summary
+
+
+def _received(text: str, student: str, assignment: str) -> Result:
+    """The result a grading process sent (JSON text), read as any result file is; refused when it was graded by
+    another version of the grader (a cluster worker with another kit installed)."""
+    result = Result.from_json(json.loads(text), student, assignment)
+    if result.grader != grader_fingerprint():
+        raise OtherGrader(OTHER_GRADER.format(worker=result.worker or "unknown", theirs=result.grader,
+                                              ours=grader_fingerprint()))
+    return result
 
 
 def _store(course, recorder: Recorder, assignment, sub, result: Result, summary) -> None:

@@ -29,7 +29,7 @@ from autograder.sandbox import InvalidResult, Limits, Sandbox, SandboxError, Stu
 from autograder.student import convkit_check as cc
 from autograder.student.convkit_check import calls
 from autograder.safe_read import NOT_A_NOTEBOOK, NOT_JSON, NOT_UTF8, SubmissionRefused, refusal_sha256
-from autograder.submissions import Submission
+from autograder.submissions import Sent, Submission
 from autograder.suites import assignment as registered
 from autograder.suites import twins_for
 
@@ -171,7 +171,7 @@ class _LoadFailed(Exception):
         self.reason, self.sha = reason, sha
 
 
-def _load_notebook(submission: Submission):
+def _load_notebook(submission: Submission | Sent):
     """``(sha256, notebook)`` from ONE bounded read of the submission (no link followed, a regular file only);
     raises :class:`_LoadFailed` with a constant reason and the hash a re-run compares. The worker's source is
     built from this parsed notebook, never from the submitted path again."""
@@ -197,7 +197,7 @@ def _zero_tests(cases, status: Status, message: str) -> list[CaseOutcome]:
     return [_outcome(cc.CaseResult(c.case_id, c.function, 0.0, float(c.points), status, message), c) for c in cases]
 
 
-def grade_submission(assignment: str, submission: Submission, cases: list, others=None,
+def grade_submission(assignment: str, submission: Submission | Sent, cases: list, others=None,
                      limits: Limits | None = None) -> Result:
     """Grade ``submission`` on ``cases`` (live, from the reference); returns its :class:`~autograder.results.Result`.
 

@@ -148,6 +148,7 @@ class Result:
     flags: tuple[str, ...] = ()
     recorded: bool | None = None
     problems: tuple[str, ...] = ()
+    worker: str = ""  # which grading process graded it (host, and Dask worker when on a cluster): its layers' owner
 
     @property
     def timed_out(self) -> bool:
@@ -165,6 +166,8 @@ class Result:
             extra["recorded"] = self.recorded
         if self.problems:
             extra["problems"] = list(self.problems)
+        if self.worker:
+            extra["worker"] = self.worker
         return {"score": self.score, "max_score": self.max_score, "execution_time": self.execution_time,
                 "output": self.output, "visibility": "visible", "tests": [t.to_json() for t in self.tests],
                 "extra_data": extra}
@@ -293,4 +296,5 @@ class _Reader:
             {self.line(k, 80): self.text(v, 500) for k, v in list(missing.items())[:_MAX_ENTRIES]},
             self.lines(extra.get("flags"), "extra_data.flags", 500),
             recorded if isinstance(recorded, bool) else None,
-            tuple(safe_line(p, 300) for p in [*earlier, *self.problems][:_MAX_ENTRIES]))
+            tuple(safe_line(p, 300) for p in [*earlier, *self.problems][:_MAX_ENTRIES]),
+            self.line(extra.get("worker"), 200))

@@ -12,6 +12,7 @@ needs to decide whether the result is still current: the submission's content ha
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -28,13 +29,15 @@ from autograder.safe_text import MAX_RESULT_BYTES, RESULT_TOO_BIG, RESULT_UNREAD
 
 __all__ = ["Status", "Visibility", "CaseOutcome", "CellError", "SandboxLoad", "LoadReport", "Result", "diagnoses_of",
            "GRADESCOPE_HIDDEN", "RESULT_TEXT_CAP", "load_result", "student_of", "result_path", "result_name",
-           "MAX_RESULT_NAME_BYTES", "write_result", "read_result", "is_current", "grader_fingerprint"]
+           "MAX_RESULT_NAME_BYTES", "write_result", "remove_partials", "read_result", "is_current",
+           "grader_fingerprint"]
 
 # A student id is the file's name when it is plain and short; any other id gets a bounded name with a hash of it
 # (never itself plain: plain names cannot end in the hash form), so two ids never share a result file.
 MAX_RESULT_NAME_BYTES = 128
 _PLAIN = re.compile(r"[^\W][\w.@~+-]*")
 _HASHED = re.compile(r".*\.[0-9a-f]{16}")
+_PARTIAL_PREFIX = ".partial-"
 
 
 def result_name(student: str) -> str:
@@ -64,7 +67,7 @@ def write_result(path: Path, result: Result | dict) -> None:
         result = result.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fixed prefix: one made from the file's name would push a long one past the file system's name limit.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(result, fh, indent=1, sort_keys=False)
@@ -74,6 +77,19 @@ def write_result(path: Path, result: Result | dict) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partials(folder: Path) -> list[str]:
+    """Remove what :func:`write_result` leaves when killed between its temporary file and the rename (the names of
+    the removed files). Call it only while holding the course's grading lock: no other writer is at work then."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(_PARTIAL_PREFIX) and entry.name.endswith(".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
 
 
 def read_result(path: Path) -> dict | None:

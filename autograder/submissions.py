@@ -28,14 +28,14 @@ import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from autograder.archives import ArchiveError, unpack_zip
-from autograder.safe_read import (DIR, FILE, LINK, LINK_REFUSED, MAX_NOTEBOOK_BYTES, OTHER, UNLISTED,
+from autograder.safe_read import (DIR, FILE, LINK, LINK_REFUSED, MAX_NOTEBOOK_BYTES, OTHER, UNLISTED, UNREADABLE,
                                   SubmissionRefused, kind_refusal, read_submission_bytes, refusal_sha256, shown,
                                   walk_tree)
 
-__all__ = ["Submission", "SubmissionError", "SubmissionRefused", "discover", "make_student_id",
+__all__ = ["Submission", "Sent", "SubmissionError", "SubmissionRefused", "discover", "make_student_id",
            "read_submission_bytes", "MAX_NOTEBOOK_BYTES", "MAX_TIMESTAMP_BYTES", "MAX_ID_CHARS", "ID_HASH_SEP",
            "NOT_A_FOLDER", "TIMESTAMP_REFUSED", "TIMESTAMP_INVALID", "NOTE_NOT_GRADED", "NOTE_LINK",
            "NOTE_NO_NOTEBOOK", "NOTE_UNLISTED", "NOTE_REFUSED_MEMBER"]
@@ -89,6 +89,39 @@ class Submission:
             return hashlib.sha256(self.read_bytes()).hexdigest()
         except SubmissionRefused as exc:
             return refusal_sha256(exc.reason, str(self.path))
+
+    def sent(self) -> dict:
+        """What crosses to the process or Dask worker that grades it: plain strings and the notebook's bytes, read
+        here once (bounded, no link followed), so a worker on another machine needs no access to the files."""
+        try:
+            raw, problem = self.read_bytes(), None
+        except SubmissionRefused as exc:
+            raw, problem = None, exc.reason
+        return {"student": self.student, "path": str(self.path), "raw": raw, "problem": problem,
+                "timestamp": self.timestamp, "timestamp_problem": self.timestamp_problem}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A submission as a grading process receives it (:meth:`Submission.sent`): what grading reads of a
+    :class:`Submission`, with the bytes already read. ``path`` only names the notebook and hashes a refusal."""
+
+    student: str
+    path: PurePath
+    raw: bytes | None
+    problem: str | None = None
+    timestamp: str | None = None
+    timestamp_problem: str | None = None
+
+    @classmethod
+    def from_wire(cls, sent: dict) -> Sent:
+        return cls(str(sent["student"]), PurePath(str(sent["path"])), sent["raw"], sent["problem"],
+                   sent["timestamp"], sent["timestamp_problem"])
+
+    def read_bytes(self) -> bytes:
+        if self.problem or self.raw is None:
+            raise SubmissionRefused(self.problem or UNREADABLE)
+        return self.raw
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,153 @@
+"""Grading on a Dask distributed cluster: ``autograder grade --scheduler ADDRESS`` (or ``local``).
+
+Each submission is one Dask task running :func:`autograder.grade.grade_task`, the function the process pool runs
+too. What crosses the network is the notebook's bytes, the assignment's name, the limits (plain numbers) and the
+JSON text of the result: no object built from student code (Dask moves pickles). The client stays the only writer
+of result files and of the gradebook, so a worker needs the kit installed and nothing of the course.
+
+A worker grades one submission at a time (the graded suite is a pytest session, and pytest's state is per
+process): start workers with ``--nthreads 1`` and as many ``--nworkers`` as they have cores. Before the batch,
+every worker is probed once (:func:`probe`): its host, threads, grader fingerprint and sandbox layers, which the
+client compares and reports.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+
+__all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "dask_executor", "worker_label",
+           "PLAIN_TCP", "NO_WORKERS", "THREADED_WORKER", "LAYERS_DIFFER", "KIT_DIFFERS", "CANNOT_CONNECT",
+           "TLS_INCOMPLETE"]
+
+LOCAL = "local"  # --scheduler local: a LocalCluster of this machine's cores, started and stopped with the batch
+WORKERS_WAIT_S = 60.0
+CONNECT_TIMEOUT_S = 30.0
+
+PLAIN_TCP = ("the scheduler {address} is reached over plain tcp:// beyond this machine: notebooks and scores cross "
+             "the network unencrypted, and anyone who can reach the scheduler can run code on the workers; use a "
+             "tls:// address with --tls-ca-file, --tls-cert and --tls-key")
+NO_WORKERS = ("no Dask worker joined the scheduler {address} within {seconds:g} s: start `dask worker {address} "
+              "--nthreads 1` on each grading machine (with the kit installed)")
+THREADED_WORKER = ("Dask worker {worker} runs {threads} threads: it grades one submission at a time anyway; start "
+                   "it with --nthreads 1 and --nworkers N to grade N at once")
+LAYERS_DIFFER = "the workers' sandbox layers differ ({detail}): install the same layers (bubblewrap) on every worker"
+KIT_DIFFERS = ("Dask worker {worker} runs another version of the grader ({theirs}; this client: {ours}): its "
+               "results are refused; install the same convkit on every worker")
+CANNOT_CONNECT = "could not reach the Dask scheduler {address}: {reason}"
+TLS_INCOMPLETE = "TLS needs all three of --tls-ca-file, --tls-cert and --tls-key (missing: {missing})"
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot grade: the scheduler is unreachable, refuses us, or has no worker."""
+
+
+def security(ca_file=None, cert=None, key=None):
+    """A ``distributed.Security`` requiring TLS with this CA, client certificate and key; None when none is given."""
+    given = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise ClusterError(TLS_INCOMPLETE.format(missing=", ".join(missing)))
+    from distributed import Security
+
+    return Security(tls_ca_file=str(ca_file), tls_client_cert=str(cert), tls_client_key=str(key),
+                    require_encryption=True)
+
+
+def plain_tcp_warning(address: str) -> str | None:
+    """PLAIN_TCP when ``address`` is a plain tcp:// one (or has no scheme) whose host is not this machine's loopback."""
+    from distributed.comm import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "") or address == LOCAL:
+        return None
+    host = parse_host_port(location)[0]
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        loopback = False
+    return None if loopback else PLAIN_TCP.format(address=address)
+
+
+def worker_label(worker=None) -> str:
+    """Who is grading here: the host and process, and the Dask worker (``worker``, else the one running this task)."""
+    label = f"{socket.gethostname()} pid {os.getpid()}"
+    import sys
+
+    if worker is None and "distributed" in sys.modules:  # never imported by a pool process
+        from distributed import get_worker
+
+        with contextlib.suppress(ValueError):  # not inside a Dask task
+            worker = get_worker()
+    return label if worker is None else f"{label}, dask worker {worker.name} {worker.address}"
+
+
+def probe(dask_worker) -> dict:
+    """Run on every worker (``Client.run`` passes ``dask_worker``) before a batch: what it grades with. Starting one
+    empty sandbox also imports the grader's modules there, so the first submission does not pay for it."""
+    from autograder.assignment import DEFAULT_LIMITS
+    from autograder.results import grader_fingerprint
+    from autograder.sandbox import Sandbox
+
+    with Sandbox("", limits=DEFAULT_LIMITS) as sandbox:
+        layers, missing = sorted(sandbox.layers), dict(sandbox.missing)
+    return {"label": worker_label(dask_worker), "threads": dask_worker.state.nthreads, "grader": grader_fingerprint(),
+            "layers": layers, "missing": missing}
+
+
+@contextlib.contextmanager
+def dask_executor(scheduler: str, *, workers: int | None, security=None,
+                  warnings: list[str], probes: dict[str, dict]) -> Iterator[tuple[Executor, Callable[[], int]]]:
+    """``(executor, capacity)`` on the cluster at ``scheduler`` (LOCAL: a LocalCluster of ``workers`` single-threaded
+    processes on this machine). ``capacity()`` is the number of submissions the cluster grades at once now.
+    What the probe found is added to ``probes`` (by worker address) and anything to fix to ``warnings``."""
+    from distributed import Client, LocalCluster
+
+    from autograder.results import grader_fingerprint
+
+    cluster = None
+    try:
+        if scheduler == LOCAL:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)  # loopback only: no TLS needed
+            client = Client(cluster)
+        else:
+            if (warning := plain_tcp_warning(scheduler)) is not None:
+                warnings.append(warning)
+            client = Client(scheduler, security=security, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise ClusterError(CANNOT_CONNECT.format(address=scheduler, reason=f"{type(exc).__name__}: {exc}")) from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
+        except TimeoutError:
+            raise ClusterError(NO_WORKERS.format(address=scheduler, seconds=WORKERS_WAIT_S)) from None
+        probes.update(client.run(probe))
+        warnings.extend(_probe_warnings(probes, grader_fingerprint()))
+        yield client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values()))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _probe_warnings(probes: dict[str, dict], ours: str) -> list[str]:
+    found = []
+    for address, info in sorted(probes.items()):
+        if info["threads"] > 1:
+            found.append(THREADED_WORKER.format(worker=address, threads=info["threads"]))
+        if info["grader"] != ours:
+            found.append(KIT_DIFFERS.format(worker=address, theirs=info["grader"], ours=ours))
+    layer_sets = {tuple(info["layers"]) for info in probes.values()}
+    if len(layer_sets) > 1:
+        detail = "; ".join(f"{address}: {', '.join(info['layers']) or 'none'}"
+                           for address, info in sorted(probes.items()))
+        found.append(LAYERS_DIFFER.format(detail=detail))
+    return found
