@@ -80,22 +80,27 @@ def build(assignments, course, exchange, db_url):
 @click.option("--wait", is_flag=True, help="if another grader holds the course, wait for it instead of stopping")
 def grade(assignment, paths, course, workers, scheduler, tls_ca_file, tls_cert, tls_key, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
-    from autograder.cluster import ClusterError, security
     from autograder.course import Course
     from autograder.grade import CourseLocked, grade_batch, warm_forkserver
     from autograder.submissions import SubmissionError
 
-    try:
-        tls = security(tls_ca_file, tls_cert, tls_key)
-    except ClusterError as exc:
-        raise click.ClickException(str(exc)) from exc
+    refused: tuple[type[Exception], ...] = (SubmissionError, ValueError, CourseLocked)
+    tls = None
+    if scheduler is not None or tls_ca_file or tls_cert or tls_key:  # Dask is imported only for a cluster
+        from autograder.cluster import ClusterError, security
+
+        refused += (ClusterError,)
+        try:
+            tls = security(tls_ca_file, tls_cert, tls_key)
+        except ClusterError as exc:
+            raise click.ClickException(str(exc)) from exc
     if scheduler is None and workers != 0:
         warm_forkserver()  # imports the graders' modules while nbgrader's are imported here
     course = Course.open(course, db_url=db_url)
     try:
         summary = grade_batch(assignment, list(paths), course, workers=workers, force=force, db_url=db_url,
                               wait=wait, scheduler=scheduler, security=tls)
-    except (SubmissionError, ValueError, CourseLocked, ClusterError) as exc:
+    except refused as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         raise click.ClickException(

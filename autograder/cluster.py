@@ -15,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
-__all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "dask_executor", "worker_label",
+__all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "dask_executor",
            "PLAIN_TCP", "NO_WORKERS", "THREADED_WORKER", "LAYERS_DIFFER", "KIT_DIFFERS", "CANNOT_CONNECT",
            "TLS_INCOMPLETE"]
 
@@ -74,19 +73,6 @@ def plain_tcp_warning(address: str) -> str | None:
     return None if loopback else PLAIN_TCP.format(address=address)
 
 
-def worker_label(worker=None) -> str:
-    """Who is grading here: the host and process, and the Dask worker (``worker``, else the one running this task)."""
-    label = f"{socket.gethostname()} pid {os.getpid()}"
-    import sys
-
-    if worker is None and "distributed" in sys.modules:  # never imported by a pool process
-        from distributed import get_worker
-
-        with contextlib.suppress(ValueError):  # not inside a Dask task
-            worker = get_worker()
-    return label if worker is None else f"{label}, dask worker {worker.name} {worker.address}"
-
-
 def probe(dask_worker) -> dict:
     """Run on every worker (``Client.run`` passes ``dask_worker``) before a batch: what it grades with. Starting one
     empty sandbox also imports the grader's modules there, so the first submission does not pay for it."""
@@ -96,6 +82,8 @@ def probe(dask_worker) -> dict:
 
     with Sandbox("", limits=DEFAULT_LIMITS) as sandbox:
         layers, missing = sorted(sandbox.layers), dict(sandbox.missing)
+    from autograder.engines import worker_label
+
     return {"label": worker_label(dask_worker), "threads": dask_worker.state.nthreads, "grader": grader_fingerprint(),
             "layers": layers, "missing": missing}
 
@@ -116,6 +104,9 @@ def dask_executor(scheduler: str, *, workers: int | None, security=None,
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None)  # loopback only: no TLS needed
             client = Client(cluster)
+            # The LocalCluster's workers are this process's: they end, with their sandboxes and cgroups, when it
+            # ends, kill -9 included (a plugin, so a worker its nanny restarts watches too).
+            client.register_plugin(_LeaderWatch(os.getpid()))
         else:
             if (warning := plain_tcp_warning(scheduler)) is not None:
                 warnings.append(warning)
@@ -136,6 +127,24 @@ def dask_executor(scheduler: str, *, workers: int | None, security=None,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+try:  # a class needs its base at definition time; distributed is an instructor-side dependency
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
+except ImportError:  # pragma: no cover - without distributed there is no cluster to plug into
+    _WorkerPlugin = object  # type: ignore[misc,assignment]
+
+
+class _LeaderWatch(_WorkerPlugin):
+    name = "convkit-leader-watch"
+
+    def __init__(self, leader: int):
+        self.leader = leader
+
+    def setup(self, worker) -> None:
+        from autograder.sandbox.lifeline import watch_leader
+
+        watch_leader(self.leader)
 
 
 def _probe_warnings(probes: dict[str, dict], ours: str) -> list[str]:

@@ -13,11 +13,13 @@ import functools
 import json
 import multiprocessing
 import os
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
-__all__ = ["grade_task", "engine", "warm_forkserver", "other_functions", "IN_THIS_PROCESS"]
+__all__ = ["grade_task", "engine", "warm_forkserver", "other_functions", "worker_label", "IN_THIS_PROCESS"]
 
 IN_THIS_PROCESS = 0  # workers=0: grade in the calling process, one at a time (a debugger, a tiny batch)
 
@@ -51,7 +53,6 @@ def other_functions(assignment: str) -> dict[str, set[str]]:
 def grade_task(assignment: str, sent: dict, limits: dict | None = None) -> str:
     """Grade one submission (``sent``: :meth:`Submission.sent`) and return its result as JSON text
     (:meth:`Result.to_json`), naming the process that graded it. Never raises for anything the submission does."""
-    from autograder.cluster import worker_label
     from autograder.grading import grade_submission
     from autograder.sandbox import Limits
     from autograder.submissions import Sent
@@ -60,6 +61,17 @@ def grade_task(assignment: str, sent: dict, limits: dict | None = None) -> str:
         result = grade_submission(assignment, Sent.from_wire(sent), _cases(assignment),
                                   functools.partial(other_functions, assignment), Limits(**limits) if limits else None)
     return json.dumps(dataclasses.replace(result, worker=worker_label()).to_json())
+
+
+def worker_label(worker=None) -> str:
+    """Who is grading here: the host and process, and the Dask worker (``worker``, else the one running this task)."""
+    label = f"{socket.gethostname()} pid {os.getpid()}"
+    if worker is None and "distributed" in sys.modules:  # never imported by a pool process
+        from distributed import get_worker
+
+        with contextlib.suppress(ValueError):  # not inside a Dask task
+            worker = get_worker()
+    return label if worker is None else f"{label}, dask worker {worker.name} {worker.address}"
 
 
 class _InThisProcess(Executor):

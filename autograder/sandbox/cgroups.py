@@ -76,6 +76,7 @@ class WorkerCgroup:
     controller gives it its own share, kill() reaps daemons. One directory per hierarchy (two on cgroup v1)."""
 
     def __init__(self, bases: dict[str, str], limits: Limits):
+        _sweep_once(tuple(sorted(bases.values())))
         name = f"convkit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.dirs: dict[str, Path] = {}
         self.controllers: list[str] = []
@@ -140,6 +141,31 @@ class WorkerCgroup:
                     break
                 except OSError:  # members not yet reaped by the kernel
                     self.kill(rounds=5)
+
+
+@functools.cache
+def _sweep_once(bases: tuple[str, ...]) -> None:
+    """Remove the cgroups of grading processes that died without removing them (once per process, before its
+    first cgroup). A pool process removes its own when the batch's leader dies (lifeline.py); a Dask worker of a
+    LocalCluster may be ended first by Dask's own watch of its parent (os._exit), and leaves them to this."""
+    for base in bases:
+        with contextlib.suppress(OSError):
+            for path in Path(base).glob("convkit-*-*"):
+                owner = path.name.split("-")[1]
+                if owner.isdigit() and not _alive(int(owner)):
+                    orphan = WorkerCgroup.__new__(WorkerCgroup)
+                    orphan.dirs, orphan.controllers = {"pids": path}, []
+                    orphan.remove()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _members(path: Path) -> list[int]:
