@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 
 __all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "dask_executor",
            "PLAIN_TCP", "NO_WORKERS", "THREADED_WORKER", "LAYERS_DIFFER", "KIT_DIFFERS", "CANNOT_CONNECT",
-           "TLS_INCOMPLETE"]
+           "TLS_INCOMPLETE", "TLS_NEEDED"]
 
 LOCAL = "local"  # --scheduler local: a LocalCluster of this machine's cores, started and stopped with the batch
 WORKERS_WAIT_S = 60.0
@@ -37,6 +37,8 @@ LAYERS_DIFFER = "the workers' sandbox layers differ ({detail}): install the same
 KIT_DIFFERS = ("Dask worker {worker} runs another version of the grader ({theirs}; this client: {ours}): its "
                "results are refused; install the same convkit on every worker")
 CANNOT_CONNECT = "could not reach the Dask scheduler {address}: {reason}"
+TLS_NEEDED = ("the scheduler {address} speaks TLS: give this client's certificate with --tls-ca-file, --tls-cert "
+              "and --tls-key")
 TLS_INCOMPLETE = "TLS needs all three of --tls-ca-file, --tls-cert and --tls-key (missing: {missing})"
 
 
@@ -98,6 +100,8 @@ def dask_executor(scheduler: str, *, workers: int | None, security=None,
 
     from autograder.results import grader_fingerprint
 
+    if scheduler.startswith("tls://") and security is None:
+        raise ClusterError(TLS_NEEDED.format(address=scheduler))
     cluster = None
     try:
         if scheduler == LOCAL:

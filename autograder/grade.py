@@ -97,14 +97,17 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
             todo.append(sub)
     if not todo:
         return summary
-    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress, dynamic_ncols=True)
     wire_limits = dataclasses.asdict(limits) if limits is not None else None
     queue = iter(todo)
     pending: dict = {}
     recorder = Recorder(course.db_url, course.course_id)  # one gradebook connection for the batch
+    bar = None
     try:
         with engine(assignment, workers=workers, todo=len(todo), scheduler=scheduler, security=security,
                     warnings=summary.warnings, probes=summary.workers) as (executor, capacity):
+            # Shown from now: connecting to a cluster may take a while, or fail.
+            bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress,
+                       dynamic_ncols=True)
 
             def refill() -> None:
                 # A few submissions ahead of the graders, not all: each one in flight holds its notebook's bytes.
@@ -134,7 +137,8 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
             future.cancel()
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         recorder.close()
     return summary
 
