@@ -7,9 +7,11 @@ refuses root). One server per test process (``postgres_server``, session-scoped:
 its own on its own port), one database per test (``postgres_url``), stopped (``pg_ctl stop -m fast``) and removed
 at the end.
 
-Use::
+Use (bound to names of the test module, where pytest finds fixtures; an import would trip ruff's F811)::
 
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401  (pytest fixtures)
+    from tests.support import postgres as pg
+
+    postgres_server, postgres_url = pg.postgres_server, pg.postgres_url
 
     def test_x(postgres_url):          # postgresql+psycopg://convkit:PASSWORD@127.0.0.1:PORT/test_x_1
         ...
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "find_bindir", "postgres_server", "postgres_url", "SKIP_REASON", "USER"]
+__all__ = ["PostgresServer", "find_bindir", "free_port", "postgres_server", "postgres_url", "SKIP_REASON", "USER"]
 
 USER = "convkit"  # the server's superuser, the one every test URL names
 _TOOLS = ("initdb", "pg_ctl", "postgres")
@@ -65,7 +67,7 @@ def find_bindir() -> Path | None:
     return next((c for c in candidates if _has_tools(c)), None)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -105,7 +107,7 @@ class PostgresServer:
                   "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
         pwfile.unlink()
         for _ in range(_START_TRIES):
-            self.port = _free_port()
+            self.port = free_port()
             options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}/socket "
                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
             started = subprocess.run([*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
