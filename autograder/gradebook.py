@@ -19,7 +19,8 @@ import warnings
 from typing import Any
 
 __all__ = ["Recorder", "record", "GradebookError", "GradebookURLError", "masked_url", "scrub", "is_postgresql",
-           "check_url", "check_reachable", "BAD_URL", "NO_DRIVER", "UNREACHABLE", "CONNECT_TIMEOUT_S"]
+           "check_url", "check_reachable", "engine_for", "unreachable", "BAD_URL", "NO_DRIVER", "UNREACHABLE",
+           "CONNECT_TIMEOUT_S"]
 
 BAD_URL = "the gradebook URL {url!r} is not a SQLAlchemy URL (e.g. sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
 NO_DRIVER = ("no database driver for the gradebook URL {url}: {error} (PostgreSQL: install psycopg, in the "
