@@ -124,20 +124,35 @@ def init_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str | Non
     nbgrader config, as ``nbgrader quickstart`` does; a source folder the course already has is kept (it is the
     instructor's). Returns ``{name: source folder}``."""
     course = as_course(course, db_url, course_id, exchange)
+    _check_gradebook(course, connect=False)
     folders = _seed(course, list(assignments) if assignments else available_assignments())
     course.write_config()
     return folders
 
 
+def _check_gradebook(course: Course, connect: bool) -> None:
+    """A gradebook URL that cannot work stops here, named (masked), before anything is built; ``connect``: also
+    reach its server (``build`` writes there, ``init`` only records the URL, for a server that may come later)."""
+    from autograder.gradebook import GradebookURLError, check_reachable, check_url
+
+    try:
+        (check_reachable if connect else check_url)(course.db_url)
+    except GradebookURLError as exc:
+        raise BuildError(str(exc)) from None
+
+
 def _generate(names: list[str], course: Course) -> None:
     from nbgrader.apps import NbGraderAPI
+
+    from autograder.gradebook import scrub
 
     with tools_on_path():
         api = NbGraderAPI(config=course.traitlets_config())
         for name in names:
             result = api.generate_assignment(name, force=True, create=True)
             if not result.get("success"):
-                raise BuildError(_FAILED_MESSAGE.format(name=name, error=result.get("error"), log=result.get("log")))
+                message = _FAILED_MESSAGE.format(name=name, error=result.get("error"), log=result.get("log"))
+                raise BuildError(scrub(message, course.db_url))  # nbgrader's log may echo the gradebook URL
 
 
 def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str | None = None,
@@ -159,6 +174,7 @@ def build_course(course=DEFAULT_COURSE, assignments=None, *, course_id: str | No
                  if (course.source_dir(a.name) / a.notebook).is_file() or (a.packaged_source() / a.notebook).is_file()]
         if not names:
             raise BuildError(_NONE_MESSAGE.format(course=course.source, kit=SOURCE_ROOT))
+    _check_gradebook(course, connect=True)
     _seed(course, names)
     course.write_config()
     if course.exchange is not None:

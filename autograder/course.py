@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Course", "COURSE_ID", "DEFAULT_ROOT", "CONFIG_FILE", "as_course", "tools_on_path"]
@@ -43,7 +43,7 @@ class Course:
     ``course_id`` and the exchange folder its config names (None: nbgrader's default). Build one with :meth:`open`."""
 
     root: Path
-    db_url: str
+    db_url: str = field(repr=False)  # may hold a password: a Course printed in a traceback must not show it
     course_id: str = COURSE_ID
     exchange: Path | None = None
     db_source: str = "default"
@@ -158,8 +158,23 @@ class Course:
         lines += [f"c.{key} = {value!r}" for key, value in self.nbgrader_config().items()]
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / CONFIG_FILE
-        path.write_text("\n".join(lines) + "\n")
+        # A gradebook URL with a password makes the file a secret: readable by its owner only, from its creation on.
+        mode = 0o600 if _has_password(self.db_url) else 0o644
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fd, mode)  # an existing file keeps its mode through O_CREAT: set it
+            fh.write("\n".join(lines) + "\n")
         return path
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError, TypeError):
+        return True  # a URL that cannot be parsed: it may hold one
 
 
 def as_course(course, db_url: str | None = None, course_id: str | None = None,

@@ -129,9 +129,11 @@ def late_submissions(course, assignments: list[str], db_url: str | None = None,
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder.course import tools_on_path
+    from autograder.gradebook import GradebookURLError, check_reachable
 
     late: dict[str, list[dict]] = {}
     try:
+        check_reachable(url)  # a server that does not answer: a note after seconds (nbgrader's engine has no timeout)
         with tools_on_path(), warnings.catch_warnings(), Gradebook(url, course_id=course.course_id) as gb:
             warnings.simplefilter("ignore")
             for name in assignments:
@@ -147,8 +149,14 @@ def late_submissions(course, assignments: list[str], db_url: str | None = None,
                                      "duedate": f"{sub.duedate} UTC", "late": _duration(seconds),
                                      "seconds": seconds, "penalty": float(sub.late_submission_penalty or 0.0)})
                 late[name] = sorted(rows, key=lambda r: -r["seconds"])
+    except GradebookURLError as exc:
+        return {}, safe_line(exc, 400)
     except Exception as exc:  # a broken or foreign database: the report is still written, with the reason
-        return {}, safe_line(f"the gradebook {url} could not be read: {type(exc).__name__}: {safe_text(exc, 200)}", 400)
+        from autograder.gradebook import masked_url, scrub
+
+        # Scrubbed before it is cut: a cut could leave part of a password unmatched.
+        reason = safe_text(scrub(str(getattr(exc, "orig", None) or exc), url), 300)
+        return {}, safe_line(f"the gradebook {masked_url(url)} could not be read: {type(exc).__name__}: {reason}", 400)
     return late, None
 
 
