@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.course import as_course
-from autograder.gradebook import Recorder
+from autograder.gradebook import Recorder, scrub
 from autograder.engines import engine, grade_task, warm_forkserver
 from autograder.locks import LOCKED_MESSAGE, CourseLocked, course_lock
 from autograder.results import Result, grader_fingerprint, is_current, remove_partials, result_path, write_result
@@ -178,7 +178,7 @@ def _store(course, recorder: Recorder, assignment, sub, result: Result, summary)
         recorder.record(assignment, sub.student, assignment, result.cell_scores, timestamp)
         result = replace(result, recorded=True)
     except Exception as exc:  # the result is kept, marked unrecorded: the next run grades and records it again
-        summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {str(exc)[:500]}"
+        summary.errors[sub.student] = f"gradebook: {type(exc).__name__}: {scrub(str(exc), course.db_url)[:500]}"
         result = replace(result, recorded=False)
     # Written last: a re-run skips a submission whose result file is current (results.is_current: recorded in the
     # gradebook too), so a Ctrl-C between the two leaves no current file without its gradebook row.

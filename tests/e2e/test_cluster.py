@@ -82,7 +82,8 @@ def test_the_three_engines_grade_alike_case_by_case(tmp_path_factory):
 
 def test_a_killed_dask_worker_loses_nothing_and_records_nothing_twice(tmp_path_factory):
     course = fresh_course(tmp_path_factory, "worker-killed")
-    slow = replace_body(honest_notebook(course), "relu", guarded_body("relu", f"import time\ntime.sleep({SLOW_CALL_S})"))
+    slow = replace_body(honest_notebook(course), "relu",
+                        guarded_body("relu", f"import time\ntime.sleep({SLOW_CALL_S})"))
     students = [f"slow_{i}" for i in range(SLOW_STUDENTS)]
     for student in students:
         write_submission(course, student, slow)
