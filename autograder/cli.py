@@ -3,7 +3,8 @@
 Verbs: ``init`` (:func:`autograder.build.init_course`), ``build`` (:func:`autograder.build.build_course`),
 ``grade`` (:func:`autograder.grade.grade_batch`),
 ``feedback`` (:func:`autograder.feedback.write_feedback`), ``report`` (:func:`autograder.report.write_report`) and
-``export gradescope`` (:func:`autograder.export.export_gradescope`).
+``export gradescope`` (:func:`autograder.export.export_gradescope`) and ``crosscheck``
+(:func:`autograder.crosscheck.run_crosscheck`, or on a cluster's GPU worker).
 """
 from __future__ import annotations
 
@@ -127,6 +128,35 @@ def _print_summary(summary, results: Path) -> None:
     for address, info in sorted(summary.workers.items()):
         click.echo(f"  worker {address} ({info['label']}): {', '.join(info['layers']) or 'no sandbox layer'}")
     click.echo(f"  results: {results}")
+
+
+@main.command()
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="run it as a Dask task on a worker started with --resources GPU=1 (default: in this process)")
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="TLS: the CA")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None, help="TLS: certificate")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None, help="TLS: private key")
+def crosscheck(scheduler, tls_ca_file, tls_cert, tls_key):
+    """Cross-check the reference against PyTorch (forward and autograd), on CUDA where the runner has it."""
+    from autograder.crosscheck import REPORT_LINE, crosscheck_on, run_crosscheck
+
+    if scheduler is None:
+        report = run_crosscheck()
+    else:
+        from autograder.cluster import ClusterError, security
+
+        try:
+            report = crosscheck_on(scheduler, security(tls_ca_file, tls_cert, tls_key))
+        except (ClusterError, OSError, TimeoutError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{report['device']}, on {report['worker']}")
+    for row in report["rows"]:
+        click.echo(REPORT_LINE.format(verdict="ok" if row["ok"] else "FAIL",
+                                      **{k: v for k, v in row.items() if k != "ok"}))
+    failed = sum(not row["ok"] for row in report["rows"])
+    click.echo(f"{len(report['rows']) - failed} of {len(report['rows'])} rows agree with torch")
+    if failed:
+        raise SystemExit(1)
 
 
 @main.group()
