@@ -67,6 +67,7 @@ bench: $(STAMP)
 		MKL_NUM_THREADS=1 $(PY) benchmarks/reference_vs_torch.py $(BENCH_ARGS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/timings.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py $(BENCH_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_scale.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) course demo-course benchmarks/results .pytest_cache

@@ -22,6 +22,7 @@ __all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "d
            "PLAIN_TCP", "NO_WORKERS", "THREADED_WORKER", "LAYERS_DIFFER", "KIT_DIFFERS", "CANNOT_CONNECT",
            "TLS_INCOMPLETE", "TLS_NEEDED"]
 
+PRELOAD = "autograder.dask_worker"  # `dask worker --preload` module: the graders imported as the worker starts
 LOCAL = "local"  # --scheduler local: a LocalCluster of this machine's cores, started and stopped with the batch
 WORKERS_WAIT_S = 60.0
 CONNECT_TIMEOUT_S = 30.0
@@ -75,13 +76,16 @@ def plain_tcp_warning(address: str) -> str | None:
     return None if loopback else PLAIN_TCP.format(address=address)
 
 
-def probe(dask_worker) -> dict:
-    """Run on every worker (``Client.run`` passes ``dask_worker``) before a batch: what it grades with. Starting one
-    empty sandbox also imports the grader's modules there, so the first submission does not pay for it."""
+def probe(assignment: str, dask_worker) -> dict:
+    """Run on every worker (``Client.run`` passes ``dask_worker``) before a batch: what it grades with. It also
+    computes the assignment's cases there (from the worker's reference), once per worker process, before the first
+    submission arrives."""
     from autograder.assignment import DEFAULT_LIMITS
+    from autograder.engines import _cases
     from autograder.results import grader_fingerprint
     from autograder.sandbox import Sandbox
 
+    _cases(assignment)
     with Sandbox("", limits=DEFAULT_LIMITS) as sandbox:
         layers, missing = sorted(sandbox.layers), dict(sandbox.missing)
     from autograder.engines import worker_label
@@ -91,7 +95,7 @@ def probe(dask_worker) -> dict:
 
 
 @contextlib.contextmanager
-def dask_executor(scheduler: str, *, workers: int | None, security=None,
+def dask_executor(scheduler: str, assignment: str, *, workers: int | None, security=None,
                   warnings: list[str], probes: dict[str, dict]) -> Iterator[tuple[Executor, Callable[[], int]]]:
     """``(executor, capacity)`` on the cluster at ``scheduler`` (LOCAL: a LocalCluster of ``workers`` single-threaded
     processes on this machine). ``capacity()`` is the number of submissions the cluster grades at once now.
@@ -106,7 +110,8 @@ def dask_executor(scheduler: str, *, workers: int | None, security=None,
     try:
         if scheduler == LOCAL:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)  # loopback only: no TLS needed
+                                   host="127.0.0.1", dashboard_address=":0",  # loopback only: no TLS needed
+                                   preload=[PRELOAD])
             client = Client(cluster)
             # The LocalCluster's workers are this process's: they end, with their sandboxes and cgroups, when it
             # ends, kill -9 included (a plugin, so a worker its nanny restarts watches too).
@@ -124,7 +129,7 @@ def dask_executor(scheduler: str, *, workers: int | None, security=None,
             client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
         except TimeoutError:
             raise ClusterError(NO_WORKERS.format(address=scheduler, seconds=WORKERS_WAIT_S)) from None
-        probes.update(client.run(probe))
+        probes.update(client.run(probe, assignment))
         warnings.extend(_probe_warnings(probes, grader_fingerprint()))
         yield client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values()))
     finally:

@@ -115,7 +115,7 @@ def engine(assignment: str, *, workers: int | None, todo: int, scheduler: str | 
     if scheduler is not None:
         from autograder.cluster import dask_executor
 
-        with dask_executor(scheduler, workers=workers, security=security, warnings=warnings,
+        with dask_executor(scheduler, assignment, workers=workers, security=security, warnings=warnings,
                            probes=probes) as found:
             yield found
         return

@@ -39,7 +39,7 @@ def test_tls_options_come_all_three_or_not_at_all(tmp_path):
 
 def test_a_tls_scheduler_without_certificates_is_refused_before_connecting():
     with (pytest.raises(cluster.ClusterError) as caught,
-          cluster.dask_executor("tls://192.0.2.1:8786", workers=None, warnings=[], probes={})):
+          cluster.dask_executor("tls://192.0.2.1:8786", "layers", workers=None, warnings=[], probes={})):
         pass
     assert str(caught.value) == cluster.TLS_NEEDED.format(address="tls://192.0.2.1:8786")
 

@@ -51,13 +51,14 @@ def _run(line: str, cwd: Path, expect_ok: bool = True) -> subprocess.CompletedPr
     return proc
 
 
-def test_readme_has_exactly_the_three_blocks_the_tests_run():
-    """Is every bash block of the README one that a test below (or CI) runs?"""
+def test_readme_has_exactly_the_five_blocks_the_tests_run():
+    """Is every bash block of the README one that a test below (or CI, or test_readme_cluster.py) runs?"""
     blocks = _blocks()
     assert [_command(line) for line in blocks[0]] == ["make demo", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^demo:.*\n\t.*-m autograder\.demo", (ROOT / "Makefile").read_text(), flags=re.M)
-    assert blocks[1][0] == "cd convolution" and len(blocks) == 3
+    assert blocks[1][0] == "cd convolution" and len(blocks) == 5
+    assert all(block[0].startswith("dask scheduler") for block in blocks[3:])  # test_readme_cluster.py
 
 
 @pytest.mark.slow
