@@ -146,7 +146,8 @@ def _grade_locked(assignment, paths, course, *, workers, force, progress, limits
 def _received(text: str, student: str, assignment: str) -> Result:
     """The result a grading process sent (JSON text), read as any result file is; refused when it was graded by
     another version of the grader (a cluster worker with another kit installed)."""
-    result = Result.from_json(json.loads(text), student, assignment)
+    # The student is the one this process sent (from_json bounds a name for display; the id must stay whole).
+    result = replace(Result.from_json(json.loads(text), student, assignment), student=student)
     if result.grader != grader_fingerprint():
         raise OtherGrader(OTHER_GRADER.format(worker=result.worker or "unknown", theirs=result.grader,
                                               ours=grader_fingerprint()))

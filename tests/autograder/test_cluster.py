@@ -84,3 +84,9 @@ def test_what_crosses_to_a_worker_is_bytes_and_strings_and_a_refusal_stays_one(t
     with pytest.raises(Exception) as caught:
         refused.read_bytes()
     assert str(caught.value) == refused.problem
+
+
+def test_a_long_student_id_comes_back_whole():
+    student = "s" * 250
+    sent = Result(student, "layers", 1.0, 5.0, grader=grader_fingerprint())
+    assert _received(json.dumps(sent.to_json()), student, "layers").student == student
