@@ -33,3 +33,18 @@ def student_notebook(source):
 
     nb = read_notebook(source)
     return fill_solutions(nb, nb)
+
+
+def stop(*procs, grace_s: float = 30.0) -> None:
+    """Stop background processes a test started (None skipped): SIGTERM, then SIGKILL after ``grace_s``."""
+    import subprocess
+
+    for proc in procs:
+        if proc is None:
+            continue
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

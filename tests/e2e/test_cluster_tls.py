@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autograder.cluster import TLS_NEEDED
+from tests.helpers import stop
 from tests.support.submissions_factory import (ASSIGNMENT, HONEST, expected_score, fresh_course, gradebook_scores,
                                               write_submission)
 
@@ -98,13 +99,6 @@ def test_grading_over_tls_with_certificates_and_refused_without(tmp_path_factory
         assert "warning:" not in graded.stderr  # a tls:// address draws no plain-tcp warning
         assert f"  worker {address.rsplit(':', 1)[0]}" in graded.stdout, graded.stdout  # and its layers
     finally:
-        for proc in (worker, scheduler):
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        stop(worker, scheduler)
     assert {s: sum(v.values()) for s, v in gradebook_scores(course).items()} == {
         h.student: expected_score(h.broken) for h in HONEST}

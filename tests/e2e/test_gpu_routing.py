@@ -10,6 +10,7 @@ import pytest
 
 from autograder.cluster import ClusterError
 from autograder.crosscheck import NO_GPU_WORKER, crosscheck_on
+from tests.helpers import stop
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,7 @@ def test_the_crosscheck_runs_only_on_the_worker_that_advertises_a_gpu():
                                if w["name"] == "gpu-worker")
             reports = [crosscheck_on(address) for _ in range(3)]  # three tasks, two idle workers beside it
         finally:
-            gpu.terminate()
-            gpu.wait(timeout=30)
+            stop(gpu)
     assert all(r["worker"].endswith(f", dask worker gpu-worker {gpu_address}") for r in reports), reports
     assert all(r["ok"] and len(r["rows"]) == 36 for r in reports)
     assert reports[0]["device"].startswith("torch ")  # CUDA on a GPU machine, the CPU here

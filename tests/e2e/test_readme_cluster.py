@@ -22,6 +22,7 @@ from autograder.build import build_course
 from autograder.classgen import generate_class
 from tests.e2e.test_cluster_tls import _certificates
 from tests.e2e.test_readme import README, _env
+from tests.helpers import stop
 from tests.support.submissions_factory import gradebook_scores
 
 pytestmark = pytest.mark.slow
@@ -93,11 +94,5 @@ def test_the_readme_cluster_blocks_run_as_written(tmp_path, which):
             results = [json.loads(p.read_text()) for p in (course / "results" / "cnn").glob("*.json")]
             assert len(results) == STUDENTS and all(", dask worker " in r["extra_data"]["worker"] for r in results)
     finally:
-        for proc in reversed(background):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(*reversed(background))
     assert len(gradebook_scores(course, "cnn")) == STUDENTS
