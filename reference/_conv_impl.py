@@ -89,7 +89,8 @@ def _dft_matrices(hp: int, wp: int, dtype: np.dtype):
     return tuple(m.astype(ctype) for m in (fh, fw, gh, gw))
 
 
-def _spectra(a: np.ndarray, hp: int, wp: int, tag: str, top: int = 0, left: int = 0) -> np.ndarray:
+def _spectra(a: np.ndarray, hp: int, wp: int, tag: str, top: int = 0, left: int = 0,
+             conj: bool = False) -> np.ndarray:
     """(A, B, h, w) real -> (Q, A, B) spectra of ``a`` zero-extended to (hp, wp); Q = hp * (wp // 2 + 1)
     frequencies first, so each frequency's (A, B) matrix is contiguous for the per-frequency products.
 
@@ -97,8 +98,11 @@ def _spectra(a: np.ndarray, hp: int, wp: int, tag: str, top: int = 0, left: int 
     each): along W with the real and imaginary DFT parts side by side (a real GEMM, no cast of ``a`` to complex),
     then along H with the (A, B) pairs as the GEMM's long axis, which lands directly in (Q, A, B) order.
     The result lives in the scratch buffer ``tag`` (valid until the next call with the same tag and shape).
+    ``conj``: the complex conjugate of the spectra (conjugate DFT matrices), so a correlation needs no conj pass.
     """
     fh, fw, _, _ = _dft_matrices(hp, wp, a.dtype)
+    if conj:
+        fh, fw = fh.conj(), fw.conj()
     n_ab, (h, w), wq = a.shape[0] * a.shape[1], a.shape[2:], wp // 2 + 1
     # ``a`` sits at (top, left) of a zero (hp, wp) grid: only the DFT rows/columns of its pixels are used, so
     # neither the zeros around a kernel nor an image's zero padding are ever materialised or multiplied.
@@ -126,6 +130,8 @@ def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int
                       out=_scratch("parts", (h, 2 * w, a * b * 2), real))
     parts = parts.reshape(h, 2, w, a * b, 2)
     out = np.subtract(parts[:, 0, :, :, 0], parts[:, 1, :, :, 1], out=_scratch("out", (h, w, a * b), real))
+    # Contiguous subtraction, then one transposing copy: measured faster than subtracting into the transposed
+    # destination directly (1.9 vs 3.1 ms on shape b float32), whose writes are 2304 elements apart.
     return np.ascontiguousarray(out.reshape(h * w, a * b).T).reshape(a, b, h, w)
 
 
@@ -139,9 +145,8 @@ def forward_fft(x: np.ndarray, w: np.ndarray, ho: int, wo: int, pad=(0, 0)) -> n
     n, c, h, wd = x.shape
     hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
     f = w.shape[0]
-    xs, ws = _spectra(x, hp, wp, "x", *pad), _spectra(w, hp, wp, "w")
-    y = np.matmul(xs, np.conj(ws.transpose(0, 2, 1), out=_scratch("wt", ws.shape[:1] + ws.shape[:0:-1], ws.dtype)),
-                  out=_scratch("y", (xs.shape[0], n, f), xs.dtype))                              # (Q, N, F)
+    xs, ws = _spectra(x, hp, wp, "x", *pad), _spectra(w, hp, wp, "w", conj=True)
+    y = np.matmul(xs, ws.transpose(0, 2, 1), out=_scratch("y", (xs.shape[0], n, f), xs.dtype))    # (Q, N, F)
     return _to_space(y, n, f, hp, wp, ho, wo).astype(x.dtype, copy=False)
 
 
