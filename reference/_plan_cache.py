@@ -14,6 +14,7 @@ a file.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -80,7 +81,7 @@ def _read(where: Path) -> dict:
     """Every machine's plans in the file, ``{fingerprint: {key: name}}``; {} for no file or a refused one."""
     try:
         info = os.lstat(where)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     except OSError as e:
         return _refuse(where, f"cannot stat it ({type(e).__name__})")
@@ -153,13 +154,17 @@ def store(key: str, name: str) -> None:
         if len(table) > MAX_PLANS // 2:  # a runaway variety of shapes: start this machine's table over
             table = {key[:MAX_TEXT]: name}
         machines[fingerprint()] = table
+        tmp = None
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".plans-", suffix=".tmp", dir=where.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump({"version": VERSION, "plans": machines}, f, indent=1, sort_keys=True)
-            os.replace(tmp, where)
+            os.replace(tmp, where)  # replaces a link itself, never writes through it
         except OSError as e:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             warnings.warn(REFUSED.format(path=where, why=f"cannot write it ({type(e).__name__})"), PlanCacheWarning,
                           stacklevel=3)
             return
