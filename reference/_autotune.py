@@ -41,9 +41,10 @@ UNKNOWN_ALGORITHM = "{env}={name!r} is not an algorithm; expected one of {known}
 # Below this much work (the caller's unit: multiply-adds of the direct method) timing costs more than any choice
 # can save, and the model choice is kept: about 0.1 ms of GEMM on one core.
 MIN_WORK = 2_000_000
-# Timed runs per candidate after its warm-up; each candidate's best run counts (a preempted run on a shared machine
-# only ever makes a candidate look slower, so the minimum is the fair statistic).
-RUNS = 2
+# Timed rounds after a warm-up; each candidate's best run counts (a preempted run on a shared machine only ever makes
+# a candidate look slower, so the minimum is the fair statistic). Measured: with 2 rounds run back to back per
+# candidate, 3 bench runs on a loaded 2-core machine picked 3 different plans for one layer.
+RUNS = 3
 
 _PLANS: dict[str, str] = {}
 _LOCK = threading.Lock()
@@ -114,15 +115,17 @@ def choose(key: str, candidates: Mapping[str, Callable[..., Any]], args: tuple, 
 
 
 def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple) -> tuple[str, Any]:
-    """The fastest candidate's name and the result of its last run."""
-    best_name, best_time, best_result = "", float("inf"), None
-    for name, fn in candidates.items():
-        fn(*args)                                              # warm-up: scratch buffers, lazy caches, page faults
-        fastest, result = float("inf"), None
-        for _ in range(RUNS):
+    """The fastest candidate's name and the result of its last run.
+
+    Rounds are interleaved (every candidate once per round, as benchmarks/_timing.py does), so a neighbour's burst
+    of load on a shared machine slows every candidate alike instead of condemning whichever ran during it."""
+    names = list(candidates)
+    results = {name: candidates[name](*args) for name in names}   # warm-up: scratch buffers, caches, page faults
+    fastest = dict.fromkeys(names, float("inf"))
+    for _ in range(RUNS):
+        for name in names:
             start = time.perf_counter()
-            result = fn(*args)
-            fastest = min(fastest, time.perf_counter() - start)
-        if fastest < best_time:
-            best_name, best_time, best_result = name, fastest, result
-    return best_name, best_result
+            results[name] = candidates[name](*args)
+            fastest[name] = min(fastest[name], time.perf_counter() - start)
+    best = min(names, key=fastest.__getitem__)
+    return best, results[best]
