@@ -10,7 +10,8 @@ Candidates (``-x4``, ``-x16``: blocks of columns 4 or 16 times the default size,
 name           applies to   what it is
 =============  ===========  ==========================================================================
 ``rows``       stride 1     im2col + GEMM on rows flattened a little wider than W' (reference._conv_gemm)
-``phase``      strided fwd  im2col + GEMM on the polyphase planes of the input (reference._conv_phase)
+``phase``      strided      im2col + GEMM on the polyphase planes of the input, col2im back into them
+                            (reference._conv_phase)
 ``im2col``     forward      textbook im2col + GEMM, exactly H' * W' columns (reference._conv_gemm)
 ``strided``    backward     im2col + GEMM, col2im by one strided ``+=`` per tap (reference._conv_gemm)
 ``fft``        stride 1     convolution theorem, DFTs as matrix products (reference._conv_impl)
@@ -108,6 +109,9 @@ def _backward_candidates(stride) -> dict:
         table["rows"] = lambda d, x, w, s, p: _gemm.backward_rows(d, _padded(x, p), w, p)
         table["rows-x4"] = lambda d, x, w, s, p: _gemm.backward_rows(d, _padded(x, p), w, p, 4)
         table["fft"] = _fft_backward
+    else:
+        table["phase"] = lambda d, x, w, s, p: _phase.backward(d, x, w, s, p)
+        table["phase-x4"] = lambda d, x, w, s, p: _phase.backward(d, x, w, s, p, 4)
     table["strided"] = _strided(1)
     for scale in SCALES:
         table[f"strided-x{scale}"] = _strided(scale)

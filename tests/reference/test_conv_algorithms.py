@@ -174,6 +174,23 @@ def test_phase_forward_matches_torch(n, c, h, w, f, kernel, stride, pad, dtype, 
     _check(x, wt, b, stride, pad, rng)
 
 
+@pytest.mark.parametrize("blocks", ["one", "several"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n, c, h, w, f, kernel, stride, pad", PHASE_CASES)
+def test_phase_backward_matches_torch(n, c, h, w, f, kernel, stride, pad, dtype, blocks, monkeypatch):
+    """Forced onto the polyphase backward (col2im as one sum per phase), are the gradients torch's on odd shapes,
+    unused phases and whole zero rows of a phase included?"""
+    if blocks == "several":
+        monkeypatch.setattr(_conv_phase, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=12)
+    calls = []
+    real = _conv_phase.backward
+    monkeypatch.setattr(_conv_phase, "backward", lambda *args: calls.append(args) or real(*args))
+    with _autotune.forced("phase"):
+        _check(x, wt, b, stride, pad, rng)
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("stride", [2, (1, 2), (2, 1)])
 def test_strided_forward_takes_the_phase_path(stride, dtype, monkeypatch):
