@@ -170,9 +170,10 @@ def backward_rows(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, pad,
     xw = _scratch("rows_x", (n, c, hp + 1, wp), xp.dtype)
     xw[:, :, :hp] = xp
     xw[:, :, hp] = 0
-    dw_out = _scratch("rows_dout", (n, f, ho, wp), xp.dtype)
+    # The extra columns are zeroed once, when the buffer is made (its tag is this function's alone); rewriting them
+    # every call cost 0.46 of 7.5 ms on shape N64 C1 28x28 K5 float64 (28k runs of 4 values).
+    dw_out = _scratch("rows_dout", (n, f, ho, wp), xp.dtype, zeroed=True)
     dw_out[..., :wo] = dout
-    dw_out[..., wo:] = 0
     dw_out = dw_out.reshape(n, f, span)
     s0, s1, _, s3 = xw.strides
     windows = as_strided(xw, (n, c, kh, kw, span), (s0, s1, wp * s3, s3, s3), writeable=False)
@@ -181,6 +182,7 @@ def backward_rows(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, pad,
     dwb_parts = _scratch("gemm_dwb", (nb, f, k + 1), xp.dtype)
     wt = np.ascontiguousarray(w.reshape(f, k).T)                         # (K, F)
     taps_out, taps_sum = _overlap_views(nb, c, kh, kw, hp, wp, span, xp.dtype)
+    dxw_buf = _scratch("rows_dxw", (nb, c, taps_sum.shape[-1]), xp.dtype)
     dx = np.empty((n, c, hp - 2 * ph, wp - 2 * pw), dtype=xp.dtype)
     dwb = np.zeros((f, k + 1), dtype=xp.dtype)
     for start in range(0, n, nb):
@@ -190,7 +192,7 @@ def backward_rows(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, pad,
         np.matmul(dw_out[start:stop], cols[:m].transpose(0, 2, 1), out=dwb_parts[:m])
         dwb += dwb_parts[:m].sum(axis=0)
         np.matmul(wt, dw_out[start:stop], out=taps_out[:m])
-        dxw = taps_sum[:m].sum(axis=(2, 3))[:, :, :hp * wp].reshape(m, c, hp, wp)
+        dxw = np.sum(taps_sum[:m], axis=(2, 3), out=dxw_buf[:m])[:, :, :hp * wp].reshape(m, c, hp, wp)
         dx[start:stop] = dxw[:, :, ph:hp - ph, pw:wp - pw]
     return dx, dwb[:, :k].reshape(w.shape), np.ascontiguousarray(dwb[:, k])
 
