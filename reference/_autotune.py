@@ -43,8 +43,9 @@ UNKNOWN_ALGORITHM = "{env}={name!r} is not an algorithm; expected one of {known}
 MIN_WORK = 2_000_000
 # Timed rounds after a warm-up; each candidate's best run counts (a preempted run on a shared machine only ever makes
 # a candidate look slower, so the minimum is the fair statistic). Measured: with 2 rounds run back to back per
-# candidate, 3 bench runs on a loaded 2-core machine picked 3 different plans for one layer.
-RUNS = 3
+# candidate, 3 bench runs on a loaded 2-core machine picked 3 different plans for one layer; with 3 interleaved
+# rounds at a load of ~3 on 2 cores, a strided backward still picked a candidate 25% slower than the best, so 5.
+RUNS = 5
 
 _PLANS: dict[str, str] = {}
 _LOCK = threading.Lock()
