@@ -143,8 +143,8 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad,
 
     Per block: ``dw|db += dout[n] @ [cols[n]; 1].T`` on the grid ``S`` wide (the extra columns of ``dout`` are zero,
     so what they read does not count); ``dcols = w.T @ dout`` (phase-ordered rows) written ``R`` apart into zeros;
-    each phase's gradient is then ONE sum over its taps of views shifted by the offset the forward reads each tap at
-    (:func:`_tap_sums`), and the phases are copied back into ``dx`` (the adjoint of :func:`_fill_phases`). Adding the
+    each phase's gradient is then ONE sum over its taps of views shifted by the offset the forward reads each tap at,
+    written straight into the rows and columns of ``dx`` it holds (:func:`_tap_sums`). Adding the
     taps one by one instead, each a (M, C, H'*S) slice, cost 4x more: NumPy arithmetic on views whose rows are not
     contiguous runs several times slower than on whole arrays, copies do not.
     """
@@ -152,7 +152,7 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad,
     f, _, kh, kw = w.shape
     _, _, ho, wo = dout.shape
     k = c * kh * kw
-    _, phases, views, perm, (pa, pb, hq, s), span = _phase_layout(x, w, stride, pad, ho)
+    _, phases, views, perm, (_, pb, hq, s), span = _phase_layout(x, w, stride, pad, ho)
     grid = _scratch(f"phase_dout_{ho}_{wo}_{s}", (n, f, ho, s), x.dtype, zeroed=True)   # extra columns stay zero
     grid[..., :wo] = dout
     grid = grid.reshape(n, f, span)
@@ -160,10 +160,9 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad,
     nb = max(1, min(n, _BLOCK_BYTES * scale // ((2 * k + 1) * pitch * x.itemsize)))
     cols = _scratch("phase_cols", (nb, k + 1, span), x.dtype)
     taps = _scratch(f"phase_taps_{span}_{pitch}", (nb * k + 1, pitch), x.dtype, zeroed=True)
-    dplanes = _scratch("phase_dplanes", (pa, pb, nb, c, hq, s), x.dtype)
     dwb_parts = _scratch("phase_dwb", (nb, f, k + 1), x.dtype)
     wt = np.ascontiguousarray(w.reshape(f, k)[:, perm].T)                 # (K, F), rows in phase order
-    dx = np.zeros(x.shape, dtype=x.dtype)
+    dx = np.zeros(x.shape, dtype=x.dtype)          # rows and columns no tap reads (stride > kernel) stay 0
     dwb = np.zeros((f, k + 1), dtype=x.dtype)
     for start in range(0, n, nb):
         stop = min(n, start + nb)
@@ -172,15 +171,15 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad,
         np.matmul(grid[start:stop], cols[:m].transpose(0, 2, 1), out=dwb_parts[:m])
         dwb += dwb_parts[:m].sum(axis=0)
         np.matmul(wt, grid[start:stop], out=taps[1:1 + m * k].reshape(m, k, pitch)[..., :span])
-        _tap_sums(taps, phases, dplanes[:, :, :m], m, c, k, s)
-        _phases_into(dx[start:stop], dplanes[:, :, :m], pad, stride)
+        _tap_sums(dx[start:stop], taps, phases, pad, stride, c, k, s, pb)
     dw = np.empty(w.shape, dtype=x.dtype)
     dw.reshape(f, k)[:, perm] = dwb[:, :k]
     return dx, dw, np.ascontiguousarray(dwb[:, k])
 
 
-def _tap_sums(taps: np.ndarray, phases, dplanes: np.ndarray, m: int, c: int, k: int, s: int) -> None:
-    """Sum each phase's tap rows into its plane ``dplanes[a, b]`` (M, C, HQ, S) in one reduction per phase.
+def _tap_sums(dx: np.ndarray, taps: np.ndarray, phases, pad, stride, c: int, k: int, s: int, pb: int) -> None:
+    """col2im: sum each phase's tap rows straight into the rows and columns of the unpadded ``dx`` (M, C, H, W) that
+    the phase holds, one reduction per phase (the adjoint of :func:`_fill_phases`; padding dropped).
 
     ``taps`` holds one zero row, then the GEMM's rows ``(image, K)``, ``R`` apart, each ``H'*S`` values followed by
     zeros. The forward reads tap ``(i, j)`` of a phase at plane offset ``i*S + j``; its gradient at plane position
@@ -188,29 +187,17 @@ def _tap_sums(taps: np.ndarray, phases, dplanes: np.ndarray, m: int, c: int, k: 
     taps starts each tap's row that much earlier (into the zeros ahead of it), so summing the view over the taps is
     the whole col2im of the phase.
     """
-    pa, pb = dplanes.shape[:2]
-    pitch, e = taps.shape[1], taps.itemsize
-    plane = dplanes.shape[-2] * dplanes.shape[-1]
-    for (_, ki, kj, lo, _), (a, b) in zip(phases, ((a, b) for a in range(pa) for b in range(pb)), strict=True):
-        first = (1 + lo) * pitch                                        # row of tap (c=0, 0, 0) of image 0
-        view = np.ndarray((m, c, ki, kj, plane), taps.dtype, taps, first * e,
-                          (k * pitch * e, ki * kj * pitch * e, (kj * pitch - s) * e, (pitch - 1) * e, e))
-        np.sum(view, axis=(2, 3), out=dplanes[a, b].reshape(m, c, plane))
-
-
-def _phases_into(dx: np.ndarray, dplanes: np.ndarray, pad, stride) -> None:
-    """The adjoint of :func:`_fill_phases`: copy the phases ``dplanes`` (PA, PB, M, C, HQ, S) back to the rows and
-    columns of the unpadded ``dx`` (M, C, H, W) they came from (padding dropped)."""
     (ph, pw), (sh, sw) = pad, stride
-    pa, pb = dplanes.shape[:2]
-    h, wd = dx.shape[2:]
-    for a in range(pa):
-        u0 = (a - ph) % sh
-        t0 = (u0 + ph) // sh
-        rows = len(range(u0, h, sh))
-        for b in range(pb):
-            v0 = (b - pw) % sw
-            r0 = (v0 + pw) // sw
-            cols = len(range(v0, wd, sw))
-            if rows and cols:
-                dx[:, :, u0::sh, v0::sw] = dplanes[a, b, :, :, t0:t0 + rows, r0:r0 + cols]
+    m, _, h, wd = dx.shape
+    pitch, e = taps.shape[1], taps.itemsize
+    for p, (_, ki, kj, lo, _) in enumerate(phases):
+        a, b = divmod(p, pb)
+        u0, v0 = (a - ph) % sh, (b - pw) % sw
+        rows, cols = len(range(u0, h, sh)), len(range(v0, wd, sw))
+        if not (rows and cols):
+            continue
+        # Plane position of dx[.., u0, v0]: phase row (u0 + PH) // SH, phase column (v0 + PW) // SW.
+        first = (1 + lo) * pitch + (u0 + ph) // sh * s + (v0 + pw) // sw
+        view = np.ndarray((m, c, ki, kj, rows, cols), taps.dtype, taps, first * e,
+                          (k * pitch * e, ki * kj * pitch * e, (kj * pitch - s) * e, (pitch - 1) * e, s * e, e))
+        np.sum(view, axis=(2, 3), out=dx[:, :, u0::sh, v0::sw])
