@@ -116,16 +116,17 @@ def _spectra(a: np.ndarray, hp: int, wp: int, tag: str, top: int = 0, left: int 
     return spec.reshape(hp * wq, a.shape[0], a.shape[1])
 
 
-def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int) -> np.ndarray:
-    """Inverse of :func:`_spectra`, only the top-left (h, w) of the grid: (Q, A, B) -> real (A, B, h, w).
+def _to_space(spec: np.ndarray, a: int, b: int, hp: int, wp: int, h: int, w: int, top: int = 0,
+              left: int = 0) -> np.ndarray:
+    """Inverse of :func:`_spectra`, only the (h, w) block of the grid at (top, left): (Q, A, B) -> real (A, B, h, w).
 
     As in :func:`_spectra`, each pass is one GEMM with the (A, B) pairs as the long axis; the real part of the W
     pass is ``re * Re(gw) - im * Im(gw)``, computed from the complex intermediate viewed as interleaved reals.
     """
     _, _, gh, gw = _dft_matrices(hp, wp, spec.real.dtype)
     real, wq = spec.real.dtype, wp // 2 + 1
-    cols = np.matmul(gh[:h], spec.reshape(hp, wq * a * b), out=_scratch("cols", (h, wq * a * b), gh.dtype))
-    gw_ri = np.concatenate([gw.real[:, :w].T, gw.imag[:, :w].T])       # (2w, Wq)
+    cols = np.matmul(gh[top:top + h], spec.reshape(hp, wq * a * b), out=_scratch("cols", (h, wq * a * b), gh.dtype))
+    gw_ri = np.concatenate([gw.real[:, left:left + w].T, gw.imag[:, left:left + w].T])       # (2w, Wq)
     parts = np.matmul(gw_ri, cols.view(real).reshape(h, wq, a * b * 2),
                       out=_scratch("parts", (h, 2 * w, a * b * 2), real))
     parts = parts.reshape(h, 2, w, a * b, 2)
@@ -150,16 +151,19 @@ def forward_fft(x: np.ndarray, w: np.ndarray, ho: int, wo: int, pad=(0, 0)) -> n
     return _to_space(y, n, f, hp, wp, ho, wo).astype(x.dtype, copy=False)
 
 
-def backward_fft(dout: np.ndarray, xp: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stride-1 gradients ``(dxp, dw)`` by the FFT: ``dxp`` (N, C, Hp, Wp) is the full convolution of ``dout`` with
-    ``w``, ``dw`` the correlation of ``xp`` with ``dout``; neither wraps around, as in :func:`forward_fft`."""
-    n, c, hp, wp = xp.shape
-    f, _, kh, kw = w.shape
+def backward_fft(dout: np.ndarray, x: np.ndarray, w: np.ndarray, pad=(0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """Stride-1 gradients ``(dx, dw)`` by the FFT for ``x`` (N, C, H, W) zero-padded by ``pad`` = (PH, PW) (never
+    materialised): ``dx`` (N, C, H, W) is the unpadded block of the full convolution of ``dout`` with ``w``, ``dw``
+    the correlation of the padded input with ``dout``; neither wraps around, as in :func:`forward_fft`. Only the
+    unpadded block of ``dx`` is transformed back (shape b: 14x14 of an 18x18 grid, 40% less than the whole grid)."""
+    n, c, h, wd = x.shape
+    (ph, pw), (f, _, kh, kw) = pad, w.shape
+    hp, wp = h + 2 * ph, wd + 2 * pw
     g = _spectra(dout, hp, wp, "dout")                                       # (Q, N, F)
     q = g.shape[0]
     dx = np.matmul(g, _spectra(w, hp, wp, "w"), out=_scratch("dx", (q, n, c), g.dtype))          # (Q, N, C)
     gt = np.conj(g.transpose(0, 2, 1), out=_scratch("gt", (q, f, n), g.dtype))
-    dw = np.matmul(gt, _spectra(xp, hp, wp, "x"), out=_scratch("dw", (q, f, c), g.dtype))       # (Q, F, C)
-    dxp = _to_space(dx, n, c, hp, wp, hp, wp).astype(xp.dtype, copy=False)
-    dw = _to_space(dw, f, c, hp, wp, kh, kw).astype(xp.dtype, copy=False)
-    return dxp, dw
+    dw = np.matmul(gt, _spectra(x, hp, wp, "x", ph, pw), out=_scratch("dw", (q, f, c), g.dtype))  # (Q, F, C)
+    dx = _to_space(dx, n, c, hp, wp, h, wd, ph, pw).astype(x.dtype, copy=False)
+    dw = _to_space(dw, f, c, hp, wp, kh, kw).astype(x.dtype, copy=False)
+    return dx, dw

@@ -94,9 +94,8 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, pad, ho: int, w
 
 
 def _fft_backward(dout, x, w, stride, pad):
-    (ph, pw), (h, wd) = pad, x.shape[2:]
-    dxp, dw = _impl.backward_fft(dout, _padded(x, pad), w)
-    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd]), dw, dout.sum(axis=(0, 2, 3))
+    dx, dw = _impl.backward_fft(dout, x, w, pad)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
 def _strided(scale: int):
