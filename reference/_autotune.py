@@ -119,12 +119,17 @@ def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple) -> tuple
     """The fastest candidate's name and the result of its last run.
 
     Rounds are interleaved (every candidate once per round, as benchmarks/_timing.py does), so a neighbour's burst
-    of load on a shared machine slows every candidate alike instead of condemning whichever ran during it."""
+    of load on a shared machine slows every candidate alike instead of condemning whichever ran during it. Every
+    other round runs in reverse order, each starting one candidate further on: in a fixed order a candidate always
+    ran right after its sibling (``rows`` then ``rows-x4``, sharing buffers the sibling had just brought into cache)
+    and won 3 bench runs of 3, though it was the slower one when each was timed against torch."""
     names = list(candidates)
     results = {name: candidates[name](*args) for name in names}   # warm-up: scratch buffers, caches, page faults
     fastest = dict.fromkeys(names, float("inf"))
-    for _ in range(RUNS):
-        for name in names:
+    for round_ in range(RUNS):
+        shift = round_ % len(names)
+        order = names[shift:] + names[:shift]
+        for name in order[::-1] if round_ % 2 else order:
             start = time.perf_counter()
             results[name] = candidates[name](*args)
             fastest[name] = min(fastest[name], time.perf_counter() - start)
