@@ -27,6 +27,7 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved_medians  # noqa: E402
 
+from reference import _conv_plan, _plan_cache  # noqa: E402
 from reference.conv import conv2d_backward, conv2d_forward  # noqa: E402
 from reference.layers import relu  # noqa: E402
 from reference.pool import max_pool2d, max_pool2d_backward  # noqa: E402
@@ -69,10 +70,12 @@ def _conv_rows(rng, reps):
                 return torch.ops.aten.convolution_backward(
                     tdout, tx, tw, [f], [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, True])
 
-            yield "conv2d_forward", label, dtype, floor, interleaved_medians(
+            t = interleaved_medians(
                 {"reference": lambda: conv2d_forward(x, wt, b, stride=s, pad=p), "torch": torch_fwd}, reps)
-            yield "conv2d_backward", label, dtype, floor, interleaved_medians(
+            yield "conv2d_forward", label, dtype, floor, t, _conv_plan.chosen("fwd", x, wt, (s, s), (p, p))
+            t = interleaved_medians(
                 {"reference": lambda: conv2d_backward(dout, x, wt, stride=s, pad=p), "torch": torch_bwd}, reps)
+            yield "conv2d_backward", label, dtype, floor, t, _conv_plan.chosen("bwd", x, wt, (s, s), (p, p))
 
             # Pooling runs on what the network pools: the ReLU of this conv output (ties at zero included).
             a = relu(out)
@@ -91,7 +94,7 @@ def _conv_rows(rng, reps):
 
             pool_label = f"{label.split()[0]} N{a.shape[0]} C{a.shape[1]} {a.shape[2]}x{a.shape[3]} 2x2"
             yield "max_pool2d fwd+bwd", pool_label, dtype, POOL_FLOOR, interleaved_medians(
-                {"reference": ref_pool, "torch": torch_pool}, reps)
+                {"reference": ref_pool, "torch": torch_pool}, reps), "-"
 
 
 def _softmax_rows(rng, reps):
@@ -100,21 +103,23 @@ def _softmax_rows(rng, reps):
             z = (3 * rng.standard_normal(shape)).astype(dtype)
             tz = torch.from_numpy(z)
             yield "softmax", f"{shape[0]}x{shape[1]}", dtype, SOFTMAX_FLOOR, interleaved_medians(
-                {"reference": lambda: softmax(z), "torch": lambda: torch.softmax(tz, dim=-1)}, reps)
+                {"reference": lambda: softmax(z), "torch": lambda: torch.softmax(tz, dim=-1)}, reps), "-"
 
 
 def run_ops(reps: int, seed: int = 0) -> list[dict]:
-    """Every row of the table as ``{op, shape, dtype, reference_s, torch_s, ratio, floor}``, printed as it lands."""
+    """Every row of the table as ``{op, shape, dtype, reference_s, torch_s, ratio, floor, algorithm}``, printed as
+    it lands; ``algorithm`` is what the reference's autotuner picked for a conv row (reference._conv_plan)."""
     rng = np.random.default_rng(seed)
     rows = []
-    print(f"{'op':<20} {'shape':<30} {'dtype':<8} {'reference':>11} {'torch':>11} {'ratio':>7} {'floor':>6}")
-    for op, shape, dtype, floor, t in [*_conv_rows(rng, reps), *_softmax_rows(rng, reps)]:
+    print(f"{'op':<20} {'shape':<30} {'dtype':<8} {'reference':>11} {'torch':>11} {'ratio':>7} {'floor':>6}"
+          f"       algorithm")
+    for op, shape, dtype, floor, t, algorithm in [*_conv_rows(rng, reps), *_softmax_rows(rng, reps)]:
         row = {"op": op, "shape": shape, "dtype": np.dtype(dtype).name, "reference_s": t["reference"],
-               "torch_s": t["torch"], "ratio": t["reference"] / t["torch"], "floor": floor}
+               "torch_s": t["torch"], "ratio": t["reference"] / t["torch"], "floor": floor, "algorithm": algorithm}
         rows.append(row)
         verdict = "PASS" if row["ratio"] <= floor else "FAIL"
         print(f"{op:<20} {shape:<30} {row['dtype']:<8} {t['reference'] * 1e3:>9.3f}ms {t['torch'] * 1e3:>9.3f}ms "
-              f"{row['ratio']:>7.2f} {floor:>6.1f} {verdict}", flush=True)
+              f"{row['ratio']:>7.2f} {floor:>6.1f} {verdict}  {algorithm}", flush=True)
     return rows
 
 
@@ -151,6 +156,9 @@ def main(argv=None) -> int:
     xg = torch.randn(2, 3, 8, 8, requires_grad=True)
     torch.nn.functional.conv2d(xg, torch.randn(4, 3, 3, 3)).sum().backward()
     reps = REPS["quick" if args.quick else "full"]
+    print(f"CPU: {_plan_cache._cpu_model()}; reference autotuning "
+          f"{'on' if os.environ.get('CONVKIT_AUTOTUNE', '1') != '0' else 'off (CONVKIT_AUTOTUNE=0)'}"
+          + (f", forced {os.environ['CONVKIT_CONV_ALGO']}" if os.environ.get("CONVKIT_CONV_ALGO") else ""))
     print(f"reference vs torch {torch.__version__} CPU, 1 thread each, median of {reps} interleaved repetitions "
           f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()})")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import _conv_gemm as _gemm
-from reference import _conv_phase as _phase
 from reference import _conv_impl as _impl
+from reference import _conv_phase as _phase
+from reference import _conv_plan as _plan
 from reference._checks import as_float_array, pair, positive_int, same_float_dtype
 
 __all__ = [
@@ -220,21 +220,16 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
 
     Returns:
     - out: array of shape (N, F, H', W') where H' = (H + 2*PH - KH) // SH + 1, W' = (W + 2*PW - KW) // SW + 1
+
+    The plain NumPy version of this sum (an einsum over the input's windows) is
+    :func:`reference._conv_plain.forward`: read that one first; the fast routes compute the same numbers.
     """
     x, w, b = _check_layer(x, w, b)
     stride, (ph, pw), ho, wo = _layer_geometry(x.shape, w.shape, stride, pad)
 
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    if _impl.use_fft(n, c, f, h + 2 * ph, wd + 2 * pw, kh, kw, ho, wo, stride):
-        out = _impl.forward_fft(x, w, ho, wo, (ph, pw))
-        out += b[:, None, None]
-    elif tuple(stride) == (1, 1):
-        # Pads as it flattens, so no padded copy; the result is a view of rows a little wider than W' (see there).
-        out = _gemm.forward_rows(x, w, b, (ph, pw), ho, wo)
-    else:
-        # Strided: split into phases so each column row is again one contiguous run (see reference._conv_phase).
-        out = _phase.forward(x, w, b, stride, (ph, pw), ho, wo)
+    # Which algorithm runs (im2col + GEMM, polyphase, FFT; block sizes) is measured per layer shape on first use
+    # (reference._conv_plan); all compute the sum above.
+    out = _plan.forward(x, w, b, stride, (ph, pw), ho, wo)
 
     return out
 
@@ -252,6 +247,8 @@ def conv2d_backward(dout, x, w, stride=1, pad=0):
     - dx: gradient w.r.t. x, shape (N, C, H, W)
     - dw: gradient w.r.t. w, shape (F, C, KH, KW)
     - db: gradient w.r.t. b, shape (F,)
+
+    The plain NumPy version (two einsums and a loop over the kernel taps) is :func:`reference._conv_plain.backward`.
     """
     x, w = _check_layer(x, w)
     stride, (ph, pw), ho, wo = _layer_geometry(x.shape, w.shape, stride, pad)
@@ -263,15 +260,6 @@ def conv2d_backward(dout, x, w, stride=1, pad=0):
     dtype = same_float_dtype(dout, x, w)
     dout, x, w = (a.astype(dtype, copy=False) for a in (dout, x, w))
 
-    xp = _impl.pad_hw(x, ph, ph, pw, pw)
-
-    n, c, hp, wp = xp.shape
-    f, _, kh, kw = w.shape
-    if _impl.use_fft(n, c, f, hp, wp, kh, kw, ho, wo, stride):
-        dxp, dw = _impl.backward_fft(dout, xp, w)
-        dx = np.ascontiguousarray(dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
-        db = dout.sum(axis=(0, 2, 3))
-    else:
-        dx, dw, db = _gemm.backward(dout, xp, w, stride, (ph, pw))
+    dx, dw, db = _plan.backward(dout, x, w, stride, (ph, pw))
 
     return dx, dw, db

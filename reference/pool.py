@@ -8,12 +8,20 @@ window reaches get no output and a zero gradient).
 Every function walks the ``KH * KW`` offsets of the window rather than the ``H' * W'`` windows: the offset
 ``(i, j)`` of every window at once is the strided sub-grid ``x[:, :, i::SH, j::SW]`` (cut to ``H' x W'``), so a
 2x2 max pool is three ``np.maximum`` calls over four views, with no copy of ``x`` and no Python loop over pixels.
+
+Max pooling with windows that tile the input (stride = size, the common case) takes two steps instead, which
+compute the same result faster (:func:`_tiled_max`): first across the ``KW`` columns of each window row, then
+across the ``KH`` rows. Why (measured, N64 C16 28x28 2x2 float64, one core): each view of the first step is one long
+run with a constant stride (NumPy's inner loop then spans the whole array, where a 2-D offset view restarts it
+every ``W'`` values), and the backward pass writes each element of ``dx`` once from a float mask instead of
+multiplying by a bool mask (a cast NumPy buffers) over every offset: forward+backward 6.4 -> ~4 ms.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from reference._checks import as_float_array, pair, same_float_dtype
+from reference._conv_impl import _scratch
 
 __all__ = [
     "max_pool2d",
@@ -95,6 +103,8 @@ def max_pool2d(x, size=2, stride=None):
     with the dtype of ``x`` (float32 stays float32, integers become float64).
     """
     x, window, stride, out_hw = _geometry(x, size, stride)
+    if window == stride:
+        return _tiled_max(x, window, out_hw)[1].copy()
     out = _reduce(_offsets(x, window, stride, out_hw), np.maximum)
     return out
 
@@ -137,6 +147,8 @@ def max_pool2d_backward(dout, x, size=2, stride=None):
     x, window, stride, out_hw = _geometry(x, size, stride)
     dout = _checked_dout(dout, x, out_hw)
     dtype = same_float_dtype(x, dout)
+    if window == stride:
+        return _tiled_max_backward(dout.astype(dtype, copy=False), x.astype(dtype, copy=False), window, out_hw)
     views = _offsets(x, window, stride, out_hw)
     out = _reduce(views, np.maximum)
     # Walk the offsets in row-major order; `free` marks windows whose maximum is not found yet, so only the
@@ -158,6 +170,71 @@ def max_pool2d_backward(dout, x, size=2, stride=None):
             np.add(dview, dout * hit, out=dview)
         else:
             np.multiply(dout, hit, out=dview)
+    return dx
+
+
+def _tiled_max(x, window, out_hw):
+    """Max pooling of ``x`` (N, C, H, W) with stride = size: the views of its window columns, each (N, C, Hc, W')
+    with ``Hc = H' * KH``; the pooled ``out`` (N, C, H', W'); and the maxima of the window rows, ``rows``
+    (N, C, H', KH, W').
+
+    ``out`` and ``rows`` are scratch buffers, valid until the next call: callers copy what they return."""
+    (kh, kw), (ho, wo) = window, out_hw
+    n, c = x.shape[:2]
+    cols = [x[:, :, :ho * kh, j:wo * kw:kw] for j in range(kw)]
+    rowmax = _reduce_into(cols, _scratch("pool_rowmax", (n, c, ho * kh, wo), x.dtype))
+    rows = rowmax.reshape(n, c, ho, kh, wo)
+    out = _reduce_into([rows[:, :, :, i] for i in range(kh)], _scratch("pool_out", (n, c, ho, wo), x.dtype))
+    return cols, out, rows
+
+
+def _reduce_into(views, out):
+    """The elementwise maximum of ``views`` written into ``out``."""
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        return out
+    np.maximum(views[0], views[1], out=out)
+    for v in views[2:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
+def _first_hits(views, target, grad, dests, tag):
+    """Write into ``dests[k]`` the part of ``grad`` whose first match with ``target`` is ``views[k]``; the last view
+    takes what remains.
+
+    What remains is kept in the last destination (``rest - taken`` is exactly 0 or ``rest``), so every destination
+    is written from one product or difference, with no copy at the end.
+    """
+    if len(views) == 1:
+        np.copyto(dests[0], grad)
+        return
+    mask = _scratch(tag + "_hit", grad.shape, bool)
+    weight = _scratch(tag + "_weight", grad.shape, grad.dtype)
+    rest = grad
+    for view, dest in zip(views[:-1], dests[:-1], strict=True):
+        np.equal(view, target, out=mask)
+        np.copyto(weight, mask)                          # a float mask: multiplying by a bool one is a buffered cast
+        np.multiply(rest, weight, out=dest)
+        rest = np.subtract(rest, dest, out=dests[-1])
+
+
+def _tiled_max_backward(dout, x, window, out_hw):
+    """:func:`max_pool2d_backward` for stride = size, in the two steps of :func:`_tiled_max`: ``dout`` goes to the
+    first window row holding the window's maximum, then within that row to the first column holding the row's
+    maximum (the same element: row-major order within the window). Every view compared in the second step is one
+    long strided run, as the row maxima are laid out like the columns. A window holding NaN has no maximum: its
+    gradient goes to its last row (and there to the last element if that row holds the NaN).
+    """
+    (kh, kw), (ho, wo) = window, out_hw
+    n, c, h, w = x.shape
+    hc = ho * kh
+    cols, out, rows = _tiled_max(x, window, out_hw)
+    row_grad = _scratch("pool_row_grad", (n, c, ho, kh, wo), x.dtype)
+    _first_hits([rows[:, :, :, i] for i in range(kh)], out, dout, [row_grad[:, :, :, i] for i in range(kh)], "row")
+    dx = (np.empty if (hc, wo * kw) == (h, w) else np.zeros)(x.shape, dtype=x.dtype)
+    _first_hits(cols, rows.reshape(n, c, hc, wo), row_grad.reshape(n, c, hc, wo),
+                [dx[:, :, :hc, j:wo * kw:kw] for j in range(kw)], "col")
     return dx
 
 

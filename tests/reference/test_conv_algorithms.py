@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from reference import _conv_gemm, _conv_impl, _conv_phase  # noqa: E402
+from reference import _autotune, _conv_gemm, _conv_impl, _conv_phase  # noqa: E402
 from reference.conv import conv2d_backward, conv2d_forward  # noqa: E402
 from reference.torch_check import assert_close, to_numpy, to_torch  # noqa: E402
 
@@ -97,9 +97,9 @@ def test_results_survive_the_next_call(stride, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_benchmark_shape_a_matches_torch(dtype, monkeypatch):
     """On the benchmark's shape (a) with a smaller batch (C = 1, 5x5, pad 2), are the default blocks right?"""
-    monkeypatch.setattr(_conv_impl, "use_fft", lambda *args: False)
     rng, x, wt, b = _case(6, 1, 28, 28, 16, (5, 5), dtype, seed=5)
-    _check(x, wt, b, 1, 2, rng)
+    with _autotune.forced("rows"):
+        _check(x, wt, b, 1, 2, rng)
 
 
 # Stride-1 forward on rows ``S`` apart (forward_rows): odd sizes, rectangular kernels, pads 0 / 1 / (1, 2), and pads
@@ -172,6 +172,23 @@ def test_phase_forward_matches_torch(n, c, h, w, f, kernel, stride, pad, dtype, 
         monkeypatch.setattr(_conv_gemm, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
     rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=9)
     _check(x, wt, b, stride, pad, rng)
+
+
+@pytest.mark.parametrize("blocks", ["one", "several"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n, c, h, w, f, kernel, stride, pad", PHASE_CASES)
+def test_phase_backward_matches_torch(n, c, h, w, f, kernel, stride, pad, dtype, blocks, monkeypatch):
+    """Forced onto the polyphase backward (col2im as one sum per phase), are the gradients torch's on odd shapes,
+    unused phases and whole zero rows of a phase included?"""
+    if blocks == "several":
+        monkeypatch.setattr(_conv_phase, "_BLOCK_BYTES", TINY_BLOCK_BYTES)
+    rng, x, wt, b = _case(n, c, h, w, f, kernel, dtype, seed=12)
+    calls = []
+    real = _conv_phase.backward
+    monkeypatch.setattr(_conv_phase, "backward", lambda *args: calls.append(args) or real(*args))
+    with _autotune.forced("phase"):
+        _check(x, wt, b, stride, pad, rng)
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

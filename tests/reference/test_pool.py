@@ -76,8 +76,11 @@ def test_tied_window_routes_to_first_maximum():
 # The grid of the PyTorch cross-check: windows (size, stride) include rectangles, overlaps (stride < size),
 # gaps (stride > size) and sizes that leave rows/columns uncovered.
 SHAPES_NC = [(1, 1), (1, 3), (4, 1), (4, 3)]
-SHAPES_HW = [(6, 9), (7, 5)]
-WINDOWS = [(2, None), (2, 1), (3, 2), ((2, 3), 1), ((2, 3), (1, 2)), ((3, 2), (2, 3)), (1, None)]
+# (8, 6) is tiled exactly by the 2x2, 2x3 and 1x1 windows; (6, 9) and (7, 5) leave rows/columns no window reaches.
+SHAPES_HW = [(6, 9), (7, 5), (8, 6)]
+# stride None (= size) runs max pooling's tiled path (reference.pool._tiled_max), the others the offset views.
+WINDOWS = [(2, None), (2, 1), (3, 2), ((2, 3), 1), ((2, 3), (1, 2)), ((3, 2), (2, 3)), (1, None), ((2, 3), None),
+           (3, None)]
 DTYPES = [np.float64, np.float32]
 DATA = ["normal", "small_ints", "relu"]
 
