@@ -67,18 +67,26 @@ def forward_im2col(xp: np.ndarray, w: np.ndarray, b: np.ndarray, stride, ho: int
     Fewer flops, a slower fill: it wins where the GEMM dominates (many channels) on a CPU with fast GEMM kernels.
     """
     n = xp.shape[0]
-    f, c, kh, kw = w.shape
-    k, p = c * kh * kw, ho * wo
+    f, _, kh, kw = w.shape
     windows = _windows(xp, kh, kw, stride[0], stride[1], ho, wo)
-    nb = _images_per_block(n, (k + 1) * p * xp.itemsize, scale)
-    cols = _scratch("gemm_cols", (nb, k + 1, p), xp.dtype)
+    return _blocked_gemm(windows, w, b, ho * wo, "gemm_cols", scale).reshape(n, f, ho, wo)
+
+
+def _blocked_gemm(windows: np.ndarray, w: np.ndarray, b: np.ndarray, width: int, tag: str, scale: int) -> np.ndarray:
+    """``[W | b] @ [columns; 1]`` per image -> (N, F, width): the columns of a block of images filled from
+    ``windows`` (N, C, KH, KW, ...) into the cached buffer ``tag``, one GEMM per block of images."""
+    n = windows.shape[0]
+    f, c, kh, kw = w.shape
+    k = c * kh * kw
+    nb = _images_per_block(n, (k + 1) * width * windows.itemsize, scale)
+    cols = _scratch(tag, (nb, k + 1, width), windows.dtype)
     wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)          # (F, K + 1): bias against the ones row
-    out = np.empty((n, f, p), dtype=xp.dtype)
+    out = np.empty((n, f, width), dtype=windows.dtype)
     for start in range(0, n, nb):
         stop = min(n, start + nb)
         _fill_columns(cols, windows[start:stop], k)
         np.matmul(wb, cols[:stop - start], out=out[start:stop])
-    return out.reshape(n, f, ho, wo)
+    return out
 
 
 def _row_pitch(w: int, pw: int, wo: int) -> int:
@@ -107,23 +115,15 @@ def forward_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad, ho: int, wo: 
     f, _, kh, kw = w.shape
     ph, pw = pad
     s = _row_pitch(wd, pw, wo)
-    k, span = c * kh * kw, ho * s
+    span = ho * s
     # Long enough for every read ((Hp - 1)*S + Wp <= Hp*S + KW - 1 as S >= W') and for the image's own rows, which
     # end at PW + (PH + H)*S: past the reads when PH = 0 and PW >= KW (a 1x1 kernel with side padding).
     size = max((h + 2 * ph) * s + kw - 1, pw + (ph + h) * s)
-    flat = _scratch(f"rows_flat_{h}_{wd}_{ph}_{pw}", (n, c, size), x.dtype, zeroed=True)
+    flat = _scratch(f"rows_flat_{h}_{wd}_{ph}_{pw}_{s}", (n, c, size), x.dtype, zeroed=True)
     flat[:, :, pw + ph * s:pw + (ph + h) * s].reshape(n, c, h, s)[..., :wd] = x
     s0, s1, e = flat.strides
     windows = as_strided(flat, (n, c, kh, kw, span), (s0, s1, s * e, e, e), writeable=False)
-    nb = _images_per_block(n, (k + 1) * span * x.itemsize, scale)
-    cols = _scratch("rows_cols", (nb, k + 1, span), x.dtype)
-    wb = np.concatenate([w.reshape(f, k), b[:, None]], axis=1)          # (F, K + 1): bias against the ones row
-    out = np.empty((n, f, span), dtype=x.dtype)
-    for start in range(0, n, nb):
-        stop = min(n, start + nb)
-        _fill_columns(cols, windows[start:stop], k)
-        np.matmul(wb, cols[:stop - start], out=out[start:stop])
-    return out.reshape(n, f, ho, s)[..., :wo]
+    return _blocked_gemm(windows, w, b, span, "rows_cols", scale).reshape(n, f, ho, s)[..., :wo]
 
 
 def _col2im_into(dx: np.ndarray, dcols: np.ndarray, stride, pad) -> None:
@@ -170,9 +170,10 @@ def backward_rows(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, pad,
     xw = _scratch("rows_x", (n, c, hp + 1, wp), xp.dtype)
     xw[:, :, :hp] = xp
     xw[:, :, hp] = 0
-    # The extra columns are zeroed once, when the buffer is made (its tag is this function's alone); rewriting them
+    # The extra columns are zeroed once, when the buffer is made (its tag names W', so no call with other extra
+    # columns shares it: one that wrote more columns would leave them non-zero for this one); rewriting them
     # every call cost 0.46 of 7.5 ms on shape N64 C1 28x28 K5 float64 (28k runs of 4 values).
-    dw_out = _scratch("rows_dout", (n, f, ho, wp), xp.dtype, zeroed=True)
+    dw_out = _scratch(f"rows_dout_{wo}", (n, f, ho, wp), xp.dtype, zeroed=True)  # columns wo: stay zero
     dw_out[..., :wo] = dout
     dw_out = dw_out.reshape(n, f, span)
     s0, s1, _, s3 = xw.strides
@@ -210,7 +211,8 @@ def _overlap_views(nb: int, c: int, kh: int, kw: int, hp: int, wp: int, span: in
     """
     u = hp * wp + kw - 1
     row = u + 1                                                         # R + 1: one slot per tap, wide enough for U
-    buf = _scratch("rows_taps", (nb, c * kh * kw * row), dtype, zeroed=True)
+    # The tag names the whole layout: a buffer of the same size laid out otherwise has its data in these gaps.
+    buf = _scratch(f"rows_taps_{c}_{kh}_{kw}_{row}_{span}", (nb, c * kh * kw * row), dtype, zeroed=True)
     e = buf.itemsize
     taps_out = as_strided(buf, (nb, c * kh * kw, span), (buf.strides[0], row * e, e))
     taps_sum = as_strided(buf, (nb, c, kh, kw, u),
