@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
@@ -25,6 +26,7 @@ __all__ = ["LOCAL", "ClusterError", "security", "plain_tcp_warning", "probe", "d
 PRELOAD = "autograder.dask_worker"  # `dask worker --preload` module: the graders imported as the worker starts
 LOCAL = "local"  # --scheduler local: a LocalCluster of this machine's cores, started and stopped with the batch
 WORKERS_WAIT_S = 60.0
+CAPACITY_REFRESH_S = 1.0
 CONNECT_TIMEOUT_S = 30.0
 
 PLAIN_TCP = ("the scheduler {address} is reached over plain tcp:// beyond this machine: notebooks and scores cross "
@@ -131,11 +133,25 @@ def dask_executor(scheduler: str, assignment: str, *, workers: int | None, secur
             raise ClusterError(NO_WORKERS.format(address=scheduler, seconds=WORKERS_WAIT_S)) from None
         probes.update(client.run(probe, assignment))
         warnings.extend(_probe_warnings(probes, grader_fingerprint()))
-        yield client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values()))
+        yield client.get_executor(pure=False), _capacity(client)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _capacity(client) -> Callable[[], int]:
+    """How many submissions the cluster grades at once: its threads, asked of the scheduler at most once a second
+    (each ask is a round trip through the client's event loop, and the batch asks after every result)."""
+    last = {"at": -1.0, "threads": 1}
+
+    def capacity() -> int:
+        now = time.monotonic()
+        if now - last["at"] >= CAPACITY_REFRESH_S:
+            last["at"], last["threads"] = now, max(1, sum(client.nthreads().values()))
+        return int(last["threads"])
+
+    return capacity
 
 
 try:  # a class needs its base at definition time; distributed is an instructor-side dependency
