@@ -130,5 +130,6 @@ def test_a_students_timeout_crash_or_memory_bomb_is_a_result_never_a_retried_tas
         assert client.run(os.getpid) == pids  # no worker died, none was restarted
     assert summary.errors == {}
     assert summary.scores == {s: expected_score(h.broken) for s, h in hostile.items()}
-    assert sorted(summary.timed_out) == ["endless_loop", "sleeper"]
+    # The loops time out; the memory bomb fails its call, or on a loaded machine times out while it allocates.
+    assert {"endless_loop", "sleeper"} <= set(summary.timed_out) <= {"endless_loop", "sleeper", "memory_bomb"}
     assert len(processed) == len(FAULTS) and set(processed.values()) == {1}, processed
