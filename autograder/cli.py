@@ -82,6 +82,7 @@ def build(assignments, course, exchange, db_url):
 def grade(assignment, paths, course, workers, scheduler, tls_ca_file, tls_cert, tls_key, force, db_url, wait):
     """Grade ASSIGNMENT's submissions in PATHS (notebooks, folders, LMS zips; default: COURSE/submitted/)."""
     from autograder.course import Course
+    from autograder.engines import uses_pool
     from autograder.grade import CourseLocked, grade_batch, warm_forkserver
     from autograder.submissions import SubmissionError
 
@@ -95,7 +96,7 @@ def grade(assignment, paths, course, workers, scheduler, tls_ca_file, tls_cert, 
             tls = security(tls_ca_file, tls_cert, tls_key)
         except ClusterError as exc:
             raise click.ClickException(str(exc)) from exc
-    if scheduler is None and workers != 0:
+    if uses_pool(workers, scheduler):
         warm_forkserver()  # imports the graders' modules while nbgrader's are imported here
     course = Course.open(course, db_url=db_url)
     try:

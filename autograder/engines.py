@@ -19,7 +19,8 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
-__all__ = ["grade_task", "engine", "warm_forkserver", "other_functions", "worker_label", "IN_THIS_PROCESS"]
+__all__ = ["grade_task", "engine", "uses_pool", "warm_forkserver", "other_functions", "worker_label",
+           "IN_THIS_PROCESS"]
 
 IN_THIS_PROCESS = 0  # workers=0: grade in the calling process, one at a time (a debugger, a tiny batch)
 
@@ -86,6 +87,11 @@ class _InThisProcess(Executor):
         return future
 
 
+def uses_pool(workers: int | None, scheduler: str | None) -> bool:
+    """Does a batch with these options grade in the local process pool (and so want :func:`warm_forkserver`)?"""
+    return scheduler is None and workers != IN_THIS_PROCESS
+
+
 def warm_forkserver() -> None:
     """Start the pool's forkserver now, importing what a pool process needs, so that it does so while this process
     opens the course (nbgrader's import, 2.7 s) rather than after: every pool process is then forked with it
@@ -119,7 +125,7 @@ def engine(assignment: str, *, workers: int | None, todo: int, scheduler: str | 
                            probes=probes) as found:
             yield found
         return
-    if workers == IN_THIS_PROCESS:
+    if not uses_pool(workers, scheduler):
         yield _InThisProcess(), lambda: 1
         return
     size = max(1, min(workers or os.cpu_count() or 1, todo))

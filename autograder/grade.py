@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from autograder.course import as_course
 from autograder.gradebook import Recorder, scrub
-from autograder.engines import engine, grade_task, warm_forkserver
+from autograder.engines import engine, grade_task, uses_pool, warm_forkserver
 from autograder.locks import LOCKED_MESSAGE, CourseLocked, course_lock
 from autograder.results import Result, grader_fingerprint, is_current, remove_partials, result_path, write_result
 from autograder.submissions import TIMESTAMP_INVALID, TIMESTAMP_REFUSED, discover
@@ -77,7 +77,7 @@ def grade_batch(assignment: str, paths: list[Path], course, *, workers: int | No
     from autograder.suites import assignment as registered
 
     registered(assignment)  # ValueError naming the registered ones for any other name
-    if scheduler is None and workers != 0:
+    if uses_pool(workers, scheduler):
         warm_forkserver()
     course = as_course(course, db_url, course_id)
     with course_lock(course, assignment, wait=wait):
