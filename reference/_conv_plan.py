@@ -105,8 +105,8 @@ def _strided(scale: int):
 def _backward_candidates(stride) -> dict:
     table: dict = {}
     if stride == (1, 1):
-        table["rows"] = lambda d, x, w, s, p: _gemm.backward_rows(d, _padded(x, p), w, p)
-        table["rows-x4"] = lambda d, x, w, s, p: _gemm.backward_rows(d, _padded(x, p), w, p, 4)
+        table["rows"] = lambda d, x, w, s, p: _gemm.backward_rows(d, x, w, p)
+        table["rows-x4"] = lambda d, x, w, s, p: _gemm.backward_rows(d, x, w, p, 4)
         table["fft"] = _fft_backward
     else:
         table["phase"] = lambda d, x, w, s, p: _phase.backward(d, x, w, s, p)
