@@ -18,10 +18,13 @@ Why blocks of images (measured on the project's 2-core AVX-512 machine, 1 thread
   phases to the same end (:mod:`reference._conv_phase`).
 * The forward GEMM writes each block's ``(F, P)`` products straight into the NCHW output, with the bias as an extra
   column of weights against a row of ones. The backward reuses the same column layout: ``dw`` (and, through the same
-  row of ones, ``db``) accumulates one small GEMM per image, ``dcols = w.T @ dout`` per block goes back to the
-  unpadded ``dx`` by one strided ``+=`` per kernel tap, clipped to the unpadded area (no padded copy to crop).
+  row of ones, ``db``) accumulates one small GEMM per image; ``dcols = w.T @ dout`` goes back to the unpadded ``dx``
+  by contiguous runs: at stride 1 one overlap reduction (:func:`_overlap_views`), at any stride the taps summed
+  group by group (:func:`_group_sums`) and each group copied or added into its phase of ``dx``.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -126,32 +129,6 @@ def forward_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad, ho: int, wo: 
     return _blocked_gemm(windows, w, b, span, "rows_cols", scale).reshape(n, f, ho, s)[..., :wo]
 
 
-def _col2im_into(dx: np.ndarray, dcols: np.ndarray, stride, pad) -> None:
-    """Add ``dcols`` (M, C, KH, KW, H', W') into the unpadded ``dx`` (M, C, H, W): the adjoint of :func:`_windows`
-    followed by cropping the padding.
-
-    One strided ``+=`` per kernel tap: inside a tap the output pixels hit distinct input pixels, so no index repeats
-    and plain slicing is exact. Output pixels whose tap falls on padding are skipped (their gradient is dropped).
-    """
-    (sh, sw), (ph, pw) = stride, pad
-    h, w = dx.shape[2:]
-    _, _, kh, kw, ho, wo = dcols.shape
-    for i in range(kh):
-        ys, ye, rs = _valid_range(i, ph, sh, h, ho)
-        for j in range(kw):
-            xs, xe, cs = _valid_range(j, pw, sw, w, wo)
-            if ye > ys and xe > xs:
-                dx[:, :, rs:rs + sh * (ye - ys):sh, cs:cs + sw * (xe - xs):sw] += dcols[:, :, i, j, ys:ye, xs:xe]
-
-
-def _valid_range(tap: int, pad: int, step: int, size: int, out: int) -> tuple[int, int, int]:
-    """For one axis: output indices ``[start, stop)`` whose tap ``tap`` reads inside the unpadded input of length
-    ``size``, and the input index read by ``start``. Input index of output ``y`` is ``y*step + tap - pad``."""
-    start = max(0, -(-(pad - tap) // step))                             # ceil((pad - tap) / step), at least 0
-    stop = min(out, (size - 1 + pad - tap) // step + 1)
-    return start, stop, start * step + tap - pad
-
-
 def backward_rows(dout: np.ndarray, x: np.ndarray, w: np.ndarray, pad,
                   scale: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stride-1 gradients ``(dx, dw, db)`` of the UNPADDED ``x`` (N, C, H, W), padding ``pad``, every image flattened
@@ -227,24 +204,27 @@ def _overlap_views(nb: int, c: int, kh: int, kw: int, hp: int, wp: int, span: in
 def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pad,
                      scale: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strided gradients ``(dx, dw, db)`` of the conv layer for ``dout`` (N, F, H', W'), padded ``xp`` (N, C, Hp, Wp)
-    and
-    ``w`` (F, C, KH, KW); ``pad`` = (PH, PW) is what ``xp`` carries, and ``dx`` (N, C, H, W) comes back unpadded.
+    and ``w`` (F, C, KH, KW); ``pad`` = (PH, PW) is what ``xp`` carries, and ``dx`` (N, C, H, W) comes back unpadded.
 
     Per block: ``dw|db += dout[n] @ [cols[n]; 1].T`` (one GEMM per image, summed), ``dcols = w.T @ dout`` (one
-    batched GEMM), then :func:`_col2im_into`.
+    batched GEMM, its rows in the order of :func:`_tap_groups`, laid out (K, M, L) so that the rows of one tap for
+    the whole block are one run), then :func:`_group_sums` does the col2im.
     """
     n, c, hp, wp = xp.shape
     f, _, kh, kw = w.shape
     _, _, ho, wo = dout.shape
     (ph, pw), k, p = pad, c * kh * kw, ho * wo
+    groups, order, extra = _tap_groups(c, kh, kw, *stride)
+    pitch = (ho + extra) * wo                                           # L: H' rows plus room for the row shifts
     dout = np.ascontiguousarray(dout).reshape(n, f, p)
-    nb = _images_per_block(n, (2 * k + 1) * p * xp.itemsize, scale)
+    nb = _images_per_block(n, ((k + 1) * p + (k + c * len(groups)) * pitch) * xp.itemsize, scale)
     cols = _scratch("gemm_cols", (nb, k + 1, p), xp.dtype)
-    dcols = _scratch("gemm_dcols", (nb, k, p), xp.dtype)
+    # Columns p: of every row are never written: they stay zero from the allocation (the tag names the layout).
+    dcols = _scratch(f"gemm_dcols_{p}_{pitch}", (k, nb, pitch), xp.dtype, zeroed=True)
+    sums = _scratch("gemm_group_sums", (len(groups), c, nb, pitch), xp.dtype)
     dwb_parts = _scratch("gemm_dwb", (nb, f, k + 1), xp.dtype)
-    sh, sw = stride
-    windows = _windows(xp, kh, kw, sh, sw, ho, wo)
-    wt = np.ascontiguousarray(w.reshape(f, k).T)                         # (K, F)
+    windows = _windows(xp, kh, kw, stride[0], stride[1], ho, wo)
+    wt = np.ascontiguousarray(w.reshape(f, k)[:, order].T)               # (K, F), rows in group order
     dx = np.zeros((n, c, hp - 2 * ph, wp - 2 * pw), dtype=xp.dtype)
     dwb = np.zeros((f, k + 1), dtype=xp.dtype)
     for start in range(0, n, nb):
@@ -253,6 +233,68 @@ def backward_strided(dout: np.ndarray, xp: np.ndarray, w: np.ndarray, stride, pa
         _fill_columns(cols, windows[start:stop], k)
         np.matmul(dout[start:stop], cols[:m].transpose(0, 2, 1), out=dwb_parts[:m])
         dwb += dwb_parts[:m].sum(axis=0)
-        np.matmul(wt, dout[start:stop], out=dcols[:m])
-        _col2im_into(dx[start:stop], dcols[:m].reshape(m, c, kh, kw, ho, wo), stride, pad)
+        np.matmul(wt, dout[start:stop], out=dcols[:, :m, :p].transpose(1, 0, 2))
+        _group_sums(dx[start:stop], dcols[:, :m], sums[:, :, :m], groups, stride, pad, wo)
     return dx, dwb[:, :k].reshape(w.shape), np.ascontiguousarray(dwb[:, k])
+
+
+@functools.lru_cache(maxsize=64)
+def _tap_groups(c: int, kh: int, kw: int, sh: int, sw: int):
+    """The kernel taps grouped for :func:`_group_sums`: ``groups``, ``order`` (K,) and ``extra``.
+
+    Tap (i, j) adds into input pixels ``(y*SH + i, x*SW + j)``: rows of phase ``a = i % SH`` at phase row
+    ``y + i // SH``, columns of phase ``b = j % SW`` at phase column ``x + j // SW``. A group is the taps of one
+    phase ``(a, b)`` with one column shift ``j // SW``: their sums differ only by whole rows. Each group is
+    ``(a, b, dj, dis)``, ``dis`` its row shifts, tap ``di = 0`` first; ``order`` lists the weight columns (c, i, j)
+    group by group, tap by tap, channel by channel; ``extra = (KH - 1) // SH``, the largest row shift.
+    """
+    groups, order = [], []
+    for a in range(min(sh, kh)):
+        for b in range(min(sw, kw)):
+            for dj in range(len(range(b, kw, sw))):
+                dis = tuple(range(len(range(a, kh, sh))))
+                groups.append((a, b, dj, dis))
+                order += [(ch * kh + a + di * sh) * kw + b + dj * sw for di in dis for ch in range(c)]
+    return tuple(groups), np.array(order), (kh - 1) // sh
+
+
+def _group_sums(dx: np.ndarray, dcols: np.ndarray, sums: np.ndarray, groups, stride, pad, wo: int) -> None:
+    """col2im of one block: ``dcols`` (K, M, L) -> added into the unpadded ``dx`` (M, C, H, W); ``sums`` (groups, C,
+    M, L) is scratch.
+
+    Each tap's rows for the block are one run of ``C*M*L`` values, each image's ``H'*W'`` followed by zeros up to
+    ``L``: a group's sum adds its taps' runs shifted by whole rows (``di*W'`` values, less than the zeros), so every
+    addition is one contiguous run and nothing crosses into the next image. Each group's sum is then added into
+    ``dx`` at its phase's rows and columns, shifted by ``dj`` columns. Adding each tap into ``dx`` directly, in runs
+    of ``W'`` values ``SW`` apart, cost 2x more (shape N32 C3 32x32 K3 p1 s2 float64): NumPy pays per inner loop.
+    """
+    (sh, sw), (ph, pw) = stride, pad
+    m, c, h, wd = dx.shape
+    pitch = dcols.shape[2]
+    rows, size = pitch // wo, m * pitch
+    # Views, never copies: in both, the image axis is ``L`` apart and ``L`` long, so it merges with the next.
+    runs, totals = dcols.reshape(-1, size), sums.reshape(len(groups), c, size)
+    row = 0
+    for g, (a, b, dj, dis) in enumerate(groups):
+        total = totals[g]
+        for di in dis:
+            run = runs[row:row + c]
+            shift = di * wo
+            if di == 0:
+                total[:] = run
+            else:
+                total[:, shift:] += run[:, :size - shift]
+            row += c
+        # Phase row Y holds input row Y*SH + a - PH, phase column X input column X*SW + b - PW; the group's column
+        # x lands at X = x + dj.
+        u0, v0 = (a - ph) % sh, (b - pw) % sw
+        y0, x0 = (u0 + ph) // sh, (v0 + pw) // sw
+        ny = min(len(range(u0, h, sh)), rows - y0)
+        xs, xe = max(x0, dj), min(x0 + len(range(v0, wd, sw)), wo + dj)
+        if ny > 0 and xe > xs:
+            grid = sums[g].reshape(c, m, rows, wo).transpose(1, 0, 2, 3)[:, :, y0:y0 + ny, xs - dj:xe - dj]
+            target = dx[:, :, u0::sh, v0::sw][:, :, :ny, xs - x0:xe - x0]
+            if dj == 0:            # the phase's first group: dx is still zero there, and a copy costs less than +=
+                target[...] = grid
+            else:
+                target += grid

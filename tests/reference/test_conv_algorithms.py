@@ -1,9 +1,9 @@
 """Are the blocked im2col + GEMM kernels of reference._conv_gemm right on every path, against torch?
 
 The paths: the forward with one block or several (a short last block included); the stride-1 backward that works
-on rows flattened at the padded width with col2im as one overlap reduction; the strided backward with one clipped
-``+=`` per tap. Blocks are forced small by lowering ``_BLOCK_BYTES``. Scratch buffers are reused between calls, so
-the results of one call must survive the next.
+on rows flattened at the padded width with col2im as one overlap reduction; the strided backward with col2im by
+groups of taps, each group's sum copied or added into its phase of ``dx``. Blocks are forced small by lowering
+``_BLOCK_BYTES``. Scratch buffers are reused between calls, so the results of one call must survive the next.
 """
 from __future__ import annotations
 
