@@ -1,7 +1,8 @@
 """Reference (NumPy) vs PyTorch CPU, one thread each: conv forward/backward, max pooling, softmax; then the capstone.
 
 Run with ``make bench`` (which sets OPENBLAS_NUM_THREADS=1) or
-``OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/reference_vs_torch.py [--quick]``.
+``OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/reference_vs_torch.py [--quick] [--isa avx2]``
+(``make bench ISA=avx2``: both sides limited to AVX2, as on the other x86 CPU family).
 Prints a table of ``ratio = reference_s / torch_s`` (lower is better) against its floor, writes the rows to
 ``benchmarks/results/reference_vs_torch.json`` and the capstone's training time and accuracy to
 ``benchmarks/results/capstone.json``. A report, not a test: the exit code is 0 even when a floor fails.
@@ -19,6 +20,24 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# ``--isa avx2`` runs both sides as on a CPU without AVX-512 (the other x86 family: AMD Zen 2/3, Intel before
+# Skylake-SP): OpenBLAS's Haswell kernels for NumPy, and for torch its own kernels, oneDNN's and MKL's capped at
+# AVX2. Each library reads its variable when it loads, so they are set here, before NumPy and torch are imported.
+ISA_ENV = {"avx2": {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                    "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
+
+
+def _isa_argument(argv: list[str]) -> str | None:
+    """The value of ``--isa`` in ``argv`` (``--isa NAME`` or ``--isa=NAME``), else None."""
+    for i, arg in enumerate(argv):
+        if arg == "--isa" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--isa="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+os.environ.update(ISA_ENV.get(_isa_argument(sys.argv[1:]) or "", {}))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -149,6 +168,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{REPS['quick']} repetitions instead of {REPS['full']}")
     parser.add_argument("--no-capstone", action="store_true", help="skip the capstone training run")
+    parser.add_argument("--isa", choices=sorted(ISA_ENV), help="run both sides as on a CPU with at most this "
+                        "instruction set (avx2: as on AMD Zen 2/3 or Intel before AVX-512), on this machine")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     # torch's convolutions run slow until one grad-enabled forward has happened in the process; warm that path so
@@ -161,7 +182,8 @@ def main(argv=None) -> int:
           + (f", forced {os.environ['CONVKIT_CONV_ALGO']}" if os.environ.get("CONVKIT_CONV_ALGO") else ""))
     print(f"reference vs torch {torch.__version__} CPU, 1 thread each, median of {reps} interleaved repetitions "
           f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()})")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()}; "
+          f"torch kernels {torch.backends.cpu.get_cpu_capability()})")
     rows = run_ops(reps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "reference_vs_torch.json").write_text(json.dumps(rows, indent=1) + "\n")
