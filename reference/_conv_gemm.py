@@ -159,23 +159,22 @@ def backward_rows(dout: np.ndarray, x: np.ndarray, w: np.ndarray, pad,
     # Columns wo: of each row stay zero (the tag names W', so no call with other extra columns shares it).
     wide = _scratch(f"rows_dout_{wo}", (nb, f, ho, wp), x.dtype, zeroed=True)
     cols = _scratch("rows_cols", (nb, k + 1, span), x.dtype)
-    dwb_parts = _scratch("gemm_dwb", (nb, f, k + 1), x.dtype)
+    dwb_parts = _scratch("rows_dwb", (n, f, k + 1), x.dtype)          # summed once at the end: 1 call, not 1 a block
     wt = np.ascontiguousarray(w.reshape(f, k).T)                         # (K, F)
     taps_out, taps_sum = _overlap_views(nb, c, kh, kw, hp, wp, span, x.dtype)
     dxw_buf = _scratch("rows_dxw", (nb, c, taps_sum.shape[-1]), x.dtype)
     dx = np.empty_like(x)
-    dwb = np.zeros((f, k + 1), dtype=x.dtype)
     for start in range(0, n, nb):
         stop = min(n, start + nb)
         m = stop - start
         wide[:m, :, :, :wo] = dout[start:stop]
         block = wide[:m].reshape(m, f, span)
         _fill_columns(cols, windows[start:stop], k)
-        np.matmul(block, cols[:m].transpose(0, 2, 1), out=dwb_parts[:m])
-        dwb += dwb_parts[:m].sum(axis=0)
+        np.matmul(block, cols[:m].transpose(0, 2, 1), out=dwb_parts[start:stop])
         np.matmul(wt, block, out=taps_out[:m])
         dxw = np.sum(taps_sum[:m], axis=(2, 3), out=dxw_buf[:m])[:, :, :hp * wp].reshape(m, c, hp, wp)
         dx[start:stop] = dxw[:, :, ph:ph + h, pw:pw + wd]
+    dwb = dwb_parts.sum(axis=0)
     return dx, dwb[:, :k].reshape(w.shape), np.ascontiguousarray(dwb[:, k])
 
 
