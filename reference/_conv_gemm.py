@@ -294,10 +294,11 @@ def _group_sums(dx: np.ndarray, dcols: np.ndarray, groups, stride, pad, ho: int,
         top, base = max(parts)                                          # the largest column shift: the sum
         target = dx[:, :, u0::sh, v0::sw][:, :, :ny]
         for dj, first in parts:
-            if dj < top:
-                # Column x of the sum takes column x + lag of this group: one run shifted by lag, except that
-                # the last lag columns of each row would take the next row's first ones; they are put back.
-                lag = top - dj
+            # Column x of the sum takes column x + lag of this group: one run shifted by lag, except that the last
+            # lag columns of each row would take the next row's first ones; they are put back. With a lag of W' or
+            # more they have no column in common: that group goes in whole with the columns left of the sum.
+            lag = top - dj
+            if 0 < lag < wo:
                 kept = grids[base:base + c, :, :, wo - lag:].copy()
                 runs[base:base + c, :size - lag] += runs[first:first + c, lag:]
                 grids[base:base + c, :, :, wo - lag:] = kept

@@ -27,6 +27,9 @@ CASES = [
     (4, 3, 11, 9, 5, (3, 3), 2, 1),
     (5, 2, 10, 13, 3, (4, 3), (2, 1), (1, 2)),
     (3, 1, 7, 7, 2, (2, 2), 3, 0),
+    # A kernel wider than the output (W' = 2, KW = 4): column shifts of W' or more (found by test_properties).
+    (1, 1, 1, 1, 1, (1, 4), (2, 1), (0, 2)),
+    (2, 2, 3, 1, 2, (1, 4), (2, 1), (0, 2)),
 ]
 # Bytes per block small enough to split every case into blocks of one or two images (with a short last block).
 TINY_BLOCK_BYTES = 2048
