@@ -99,7 +99,7 @@ def _fft_backward(dout, x, w, stride, pad):
 
 
 def _strided(scale: int):
-    return lambda d, x, w, s, p: _gemm.backward_strided(d, _padded(x, p), w, s, p, scale)
+    return lambda d, x, w, s, p: _gemm.backward_strided(d, x, w, s, p, scale)
 
 
 def _backward_candidates(stride) -> dict:
