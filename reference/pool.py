@@ -210,12 +210,10 @@ def _first_hits(views, target, grad, dests, tag):
         np.copyto(dests[0], grad)
         return
     mask = _scratch(tag + "_hit", grad.shape, bool)
-    weight = _scratch(tag + "_weight", grad.shape, grad.dtype)
     rest = grad
     for view, dest in zip(views[:-1], dests[:-1], strict=True):
         np.equal(view, target, out=mask)
-        np.copyto(weight, mask)                          # a float mask: multiplying by a bool one is a buffered cast
-        np.multiply(rest, weight, out=dest)
+        np.multiply(rest, mask, out=dest)
         rest = np.subtract(rest, dest, out=dests[-1])
 
 
