@@ -23,8 +23,9 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 # ``--isa avx2`` runs both sides as on a CPU without AVX-512 (the other x86 family: AMD Zen 2/3, Intel before
 # Skylake-SP): OpenBLAS's Haswell kernels for NumPy, and for torch its own kernels, oneDNN's and MKL's capped at
 # AVX2. Each library reads its variable when it loads, so they are set here, before NumPy and torch are imported.
-ISA_ENV = {"avx2": {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                    "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
+# NumPy's own loops (copies, ufuncs) dispatch on the CPU too: NPY_DISABLE_CPU_FEATURES keeps them at X86_V3 (AVX2).
+ISA_ENV = {"avx2": {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+                    "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
 
 
 def _isa_argument(argv: list[str]) -> str | None:
@@ -156,6 +157,16 @@ def run_capstone(seed: int = 0) -> dict:
             "dtype": np.dtype(TRAINING_DEFAULTS["dtype"]).name, "threads": 1}
 
 
+def _numpy_simd() -> str:
+    """The highest SIMD target NumPy's own loops dispatch to on this CPU (X86_V3 is AVX2, X86_V4 AVX-512)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:                                 # a NumPy without these internals: say so rather than guess
+        return "unknown"
+    enabled = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    return enabled[-1] if enabled else "baseline"
+
+
 def _blas_kernel() -> str:
     """Which OpenBLAS kernels NumPy runs: OPENBLAS_CORETYPE forces a kernel family, unset lets OpenBLAS detect it."""
     from threadpoolctl import threadpool_info  # installed with scikit-learn (instructor side)
@@ -183,7 +194,7 @@ def main(argv=None) -> int:
     print(f"reference vs torch {torch.__version__} CPU, 1 thread each, median of {reps} interleaved repetitions "
           f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()}; "
-          f"torch kernels {torch.backends.cpu.get_cpu_capability()})")
+          f"NumPy loops {_numpy_simd()}; torch kernels {torch.backends.cpu.get_cpu_capability()})")
     rows = run_ops(reps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "reference_vs_torch.json").write_text(json.dumps(rows, indent=1) + "\n")
