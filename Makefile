@@ -63,9 +63,11 @@ demo: $(STAMP)
 # this CPU (some machines pin an older family, e.g. Haswell on an AVX-512 CPU, which halves NumPy's float32 GEMM
 # while torch's oneDNN still detects the CPU): both libraries then use the hardware as they would by default.
 # ISA=avx2 runs that table with both libraries limited to AVX2, as on the other x86 family (benchmarks/README.md).
+# BASELINE=<git revision> also times that revision's reference in the same rounds, row by row.
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-		MKL_NUM_THREADS=1 $(PY) benchmarks/reference_vs_torch.py $(BENCH_ARGS) $(if $(ISA),--isa $(ISA))
+		MKL_NUM_THREADS=1 $(PY) benchmarks/reference_vs_torch.py $(BENCH_ARGS) $(if $(ISA),--isa $(ISA)) \
+		$(if $(BASELINE),--baseline $(BASELINE))
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/timings.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_throughput.py $(BENCH_ARGS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/grading_scale.py $(BENCH_ARGS)

@@ -10,11 +10,13 @@ Prints a table of ``ratio = reference_s / torch_s`` (lower is better) against it
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 # One BLAS thread before NumPy loads, whatever the caller set: ratios are only comparable single-threaded.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -45,6 +47,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _baseline import BaselineError  # noqa: E402
+from _baseline import load as load_baseline  # noqa: E402
 from _timing import interleaved_medians  # noqa: E402
 
 from reference import _conv_plan, _plan_cache  # noqa: E402
@@ -68,9 +72,15 @@ CONV_FLOOR = {np.dtype(np.float32): 1.5, np.dtype(np.float64): 1.0}
 POOL_FLOOR = 1.0
 SOFTMAX_FLOOR = 2.0
 REPS = {"full": 15, "quick": 5}
+BASELINE_MODULES = ("conv", "pool", "softmax_ce")
 
 
-def _conv_rows(rng, reps):
+def _with_base(fns: dict, base, make) -> dict:
+    """``fns`` plus ``"baseline": make(base)`` when a baseline revision is loaded (``base`` not None)."""
+    return fns if base is None else {**fns, "baseline": make(base)}
+
+
+def _conv_rows(rng, reps, base=None):
     for label, n, c, h, w, f, k, s, p in CONV_SHAPES:
         for dtype in DTYPES:
             x = rng.standard_normal((n, c, h, w)).astype(dtype)
@@ -90,11 +100,13 @@ def _conv_rows(rng, reps):
                 return torch.ops.aten.convolution_backward(
                     tdout, tx, tw, [f], [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, True])
 
-            t = interleaved_medians(
-                {"reference": lambda: conv2d_forward(x, wt, b, stride=s, pad=p), "torch": torch_fwd}, reps)
+            t = interleaved_medians(_with_base(
+                {"reference": lambda: conv2d_forward(x, wt, b, stride=s, pad=p), "torch": torch_fwd}, base,
+                lambda m: lambda: m.conv.conv2d_forward(x, wt, b, stride=s, pad=p)), reps)
             yield "conv2d_forward", label, dtype, floor, t, _conv_plan.chosen("fwd", x, wt, (s, s), (p, p))
-            t = interleaved_medians(
-                {"reference": lambda: conv2d_backward(dout, x, wt, stride=s, pad=p), "torch": torch_bwd}, reps)
+            t = interleaved_medians(_with_base(
+                {"reference": lambda: conv2d_backward(dout, x, wt, stride=s, pad=p), "torch": torch_bwd}, base,
+                lambda m: lambda: m.conv.conv2d_backward(dout, x, wt, stride=s, pad=p)), reps)
             yield "conv2d_backward", label, dtype, floor, t, _conv_plan.chosen("bwd", x, wt, (s, s), (p, p))
 
             # Pooling runs on what the network pools: the ReLU of this conv output (ties at zero included).
@@ -102,9 +114,11 @@ def _conv_rows(rng, reps):
             da = rng.standard_normal((a.shape[0], a.shape[1], a.shape[2] // POOL, a.shape[3] // POOL)).astype(dtype)
             ta, tda = torch.from_numpy(a), torch.from_numpy(da)
 
-            def ref_pool():
-                max_pool2d(a, size=POOL)
-                return max_pool2d_backward(da, a, size=POOL)
+            def ref_pool(pool=None):
+                forward, backward = (max_pool2d, max_pool2d_backward) if pool is None else \
+                    (pool.max_pool2d, pool.max_pool2d_backward)
+                forward(a, size=POOL)
+                return backward(da, a, size=POOL)
 
             def torch_pool():
                 with torch.no_grad():
@@ -113,40 +127,60 @@ def _conv_rows(rng, reps):
                         tda, ta, [POOL, POOL], [POOL, POOL], [0, 0], [1, 1], False, idx)
 
             pool_label = f"{label.split()[0]} N{a.shape[0]} C{a.shape[1]} {a.shape[2]}x{a.shape[3]} 2x2"
-            yield "max_pool2d fwd+bwd", pool_label, dtype, POOL_FLOOR, interleaved_medians(
-                {"reference": ref_pool, "torch": torch_pool}, reps), "-"
+            yield "max_pool2d fwd+bwd", pool_label, dtype, POOL_FLOOR, interleaved_medians(_with_base(
+                {"reference": ref_pool, "torch": torch_pool}, base, lambda m: lambda: ref_pool(m.pool)), reps), "-"
 
 
-def _softmax_rows(rng, reps):
+def _softmax_rows(rng, reps, base=None):
     for shape in SOFTMAX_SHAPES:
         for dtype in DTYPES:
             z = (3 * rng.standard_normal(shape)).astype(dtype)
             tz = torch.from_numpy(z)
-            t = interleaved_medians({"reference": lambda: softmax(z), "torch": lambda: torch.softmax(tz, dim=-1),
-                                     "exp": lambda: np.exp(z)}, reps)
+            t = interleaved_medians(_with_base(
+                {"reference": lambda: softmax(z), "torch": lambda: torch.softmax(tz, dim=-1), "exp": lambda: np.exp(z)},
+                base, lambda m: lambda: m.softmax_ce.softmax(z)), reps)
             # NumPy's exp alone, against torch's whole softmax: what no NumPy softmax can beat. Its float64 loop is
             # vectorized only for AVX-512; below that it is scalar libm (about 6x slower), hence the column.
             note = f"np.exp alone {t['exp'] / t['torch']:.2f}"
             yield "softmax", f"{shape[0]}x{shape[1]}", dtype, SOFTMAX_FLOOR, t, note
 
 
-def run_ops(reps: int, seed: int = 0) -> list[dict]:
+def run_ops(reps: int, seed: int = 0, base=None) -> list[dict]:
     """Every row of the table as ``{op, shape, dtype, reference_s, torch_s, ratio, floor, algorithm}``, printed as
     it lands; ``algorithm`` is what the reference's autotuner picked for a conv row (reference._conv_plan), and for
     a softmax row the ratio of ``np.exp`` of the same logits alone to torch's softmax (a floor no NumPy softmax
-    can beat)."""
+    can beat). With ``base`` (:func:`baseline_modules`) each row also carries ``baseline_s``, that revision's
+    reference timed in the same rounds, printed as its own ratio to torch and the reference's to it."""
     rng = np.random.default_rng(seed)
     rows = []
     print(f"{'op':<20} {'shape':<30} {'dtype':<8} {'reference':>11} {'torch':>11} {'ratio':>7} {'floor':>6}"
-          f"       algorithm")
-    for op, shape, dtype, floor, t, algorithm in [*_conv_rows(rng, reps), *_softmax_rows(rng, reps)]:
+          + ("       baseline ref/base" if base else "") + "       algorithm")
+    for op, shape, dtype, floor, t, algorithm in [*_conv_rows(rng, reps, base), *_softmax_rows(rng, reps, base)]:
         row = {"op": op, "shape": shape, "dtype": np.dtype(dtype).name, "reference_s": t["reference"],
                "torch_s": t["torch"], "ratio": t["reference"] / t["torch"], "floor": floor, "algorithm": algorithm}
+        versus = ""
+        if base is not None:
+            row["baseline_s"] = t["baseline"]
+            versus = f" {t['baseline'] / t['torch']:>7.2f} {t['reference'] / t['baseline']:>8.2f}"
         rows.append(row)
         verdict = "PASS" if row["ratio"] <= floor else "FAIL"
         print(f"{op:<20} {shape:<30} {row['dtype']:<8} {t['reference'] * 1e3:>9.3f}ms {t['torch'] * 1e3:>9.3f}ms "
-              f"{row['ratio']:>7.2f} {floor:>6.1f} {verdict}  {algorithm}", flush=True)
+              f"{row['ratio']:>7.2f} {floor:>6.1f} {verdict}{versus}  {algorithm}", flush=True)
     return rows
+
+
+def baseline_modules(package) -> SimpleNamespace:
+    """The modules of a baseline reference package (benchmarks/_baseline.py) that the rows call."""
+    return SimpleNamespace(**{m: importlib.import_module(f"{package.__name__}.{m}") for m in BASELINE_MODULES})
+
+
+def baseline_summary(rows: list[dict], commit: str) -> str:
+    """One line: how many rows the baseline met, and the reference's time against it (median, slowest row)."""
+    met = sum(r["baseline_s"] / r["torch_s"] <= r["floor"] for r in rows)
+    speed = sorted((r["reference_s"] / r["baseline_s"], f"{r['op']} {r['shape'].split()[0]} {r['dtype']}")
+                   for r in rows)
+    return (f"BASELINE {commit}: {met} of {len(rows)} rows within their floor; reference/baseline median "
+            f"{speed[len(speed) // 2][0]:.2f}, slowest row {speed[-1][0]:.2f} ({speed[-1][1]})")
 
 
 def run_capstone(seed: int = 0) -> dict:
@@ -187,7 +221,16 @@ def main(argv=None) -> int:
     parser.add_argument("--no-capstone", action="store_true", help="skip the capstone training run")
     parser.add_argument("--isa", choices=sorted(ISA_ENV), help="run both sides as on a CPU with at most this "
                         "instruction set (avx2: as on AMD Zen 2/3 or Intel before AVX-512), on this machine")
+    parser.add_argument("--baseline", metavar="REV", help="also time the reference as committed at git revision "
+                        "REV in the same rounds (its ratio, and the reference's time against it)")
     args = parser.parse_args(argv)
+    base = commit = None
+    if args.baseline:
+        try:
+            commit, package = load_baseline(args.baseline, Path(__file__).resolve().parent.parent)
+            base = baseline_modules(package)
+        except (BaselineError, ImportError) as exc:
+            parser.error(f"--baseline {args.baseline}: {exc}")
     torch.set_num_threads(1)
     # torch's convolutions run slow until one grad-enabled forward has happened in the process; warm that path so
     # torch is timed at its best, not flattered against.
@@ -201,13 +244,17 @@ def main(argv=None) -> int:
           f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'autodetected')}; {_blas_kernel()}; "
           f"NumPy loops {_numpy_simd()}; torch kernels {torch.backends.cpu.get_cpu_capability()})")
-    rows = run_ops(reps)
+    if commit is not None:
+        print(f"baseline: the reference as committed at {commit} ({args.baseline}), timed in the same rounds")
+    rows = run_ops(reps, base=base)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "reference_vs_torch.json").write_text(json.dumps(rows, indent=1) + "\n")
     failed = [r for r in rows if r["ratio"] > r["floor"]]
     print(f"SUMMARY: {len(rows) - len(failed)} of {len(rows)} rows within their floor"
           + (": FAIL " + "; ".join(f"{r['op']} {r['shape'].split()[0]} {r['dtype']} {r['ratio']:.2f} > {r['floor']}"
                                     for r in failed) if failed else ": all PASS"))
+    if commit is not None:
+        print(baseline_summary(rows, commit))
     print(f"wrote {RESULTS / 'reference_vs_torch.json'}")
     if not args.no_capstone:
         cap = run_capstone()
