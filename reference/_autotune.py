@@ -44,18 +44,8 @@ MIN_WORK = 2_000_000
 # Timed rounds after a warm-up; each candidate's best run counts (a preempted run on a shared machine only ever makes
 # a candidate look slower, so the minimum is the fair statistic). Measured: with 2 rounds run back to back per
 # candidate, 3 bench runs on a loaded 2-core machine picked 3 different plans for one layer; with 3 interleaved
-# rounds at a load of ~3 on 2 cores, a strided backward still picked a candidate 25% slower than the best; with 5
-# rounds of every candidate, an idle machine still picked im2col over rows (8% slower when called repeatedly) for
-# N64 C1 28x28 K5 float64 4 times in 30, 2 in 30 with 9 rounds. So: RUNS rounds of every candidate, then
-# MORE_RUNS more of the contenders only (within CONTENDER of the best so far), which spends the extra rounds where
-# the choice is close and not on candidates already several times slower (the FFT on a one-channel layer).
-RUNS = 3
-MORE_RUNS = 6
-CONTENDER = 1.25
-# The model choice is kept unless another candidate beats it by more than this factor: closer than that, the timing
-# cannot tell them apart on a shared machine, and the model choice (rows/phase/strided/FFT by operation count) is
-# the one that held every floor on the AMD Zen3 family before this autotuner existed.
-MARGIN = 1.05
+# rounds at a load of ~3 on 2 cores, a strided backward still picked a candidate 25% slower than the best, so 5.
+RUNS = 5
 
 _PLANS: dict[str, str] = {}
 _LOCK = threading.Lock()
@@ -118,32 +108,25 @@ def choose(key: str, candidates: Mapping[str, Callable[..., Any]], args: tuple, 
         name = _plan_cache.lookup(key)
     if name is not None and name in candidates:
         return candidates[name](*args)
-    name, result = _measure(candidates, args, model)
+    name, result = _measure(candidates, args)
     with _LOCK:
         _PLANS[key] = name
     _plan_cache.store(key, name)
     return result
 
 
-def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple, model: str | None = None) -> tuple[str, Any]:
-    """The fastest candidate's name and the result of its last run; ``model`` (a candidate's name) stays the
-    choice unless the fastest beats it by more than :data:`MARGIN`.
+def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple) -> tuple[str, Any]:
+    """The fastest candidate's name and the result of its last run.
 
     Rounds are interleaved (every candidate once per round, as benchmarks/_timing.py does), so a neighbour's burst
     of load on a shared machine slows every candidate alike instead of condemning whichever ran during it. Every
     other round runs in reverse order, each starting one candidate further on: in a fixed order a candidate always
     ran right after its sibling (``rows`` then ``rows-x4``, sharing buffers the sibling had just brought into cache)
-    and won 3 bench runs of 3, though it was the slower one when each was timed against torch. After
-    :data:`RUNS` rounds only the contenders (:data:`CONTENDER`) run :data:`MORE_RUNS` more."""
+    and won 3 bench runs of 3, though it was the slower one when each was timed against torch."""
     names = list(candidates)
     results = {name: candidates[name](*args) for name in names}   # warm-up: scratch buffers, caches, page faults
     fastest = dict.fromkeys(names, float("inf"))
-    for round_ in range(RUNS + MORE_RUNS):
-        if round_ == RUNS:
-            leader = min(fastest.values())
-            names = [name for name in names if fastest[name] <= CONTENDER * leader]
-            if len(names) == 1:
-                break
+    for round_ in range(RUNS):
         shift = round_ % len(names)
         order = names[shift:] + names[:shift]
         for name in order[::-1] if round_ % 2 else order:
@@ -151,6 +134,4 @@ def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple, model: s
             results[name] = candidates[name](*args)
             fastest[name] = min(fastest[name], time.perf_counter() - start)
     best = min(names, key=fastest.__getitem__)
-    if model in names and fastest[best] * MARGIN >= fastest[model]:
-        best = model
     return best, results[best]
