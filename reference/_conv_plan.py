@@ -86,11 +86,15 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, pad, ho: int, w
     """Cross-correlation of the UNPADDED ``x`` (N, C, H, W) with ``w`` (F, C, KH, KW) plus ``b`` (F,), stride
     (SH, SW), padding (PH, PW) -> (N, F, H', W') (possibly a view with wider rows: see reference._conv_gemm)."""
     stride, pad = tuple(stride), tuple(pad)
+    problem = ("fwd", x.dtype, x.shape, w.shape, stride, pad)
+    fn = _autotune.fast(problem)
+    if fn is not None:
+        return fn(x, w, b, stride, pad, ho, wo)
     table = _forward_candidates(stride)
     if _autotune.forced_name(KNOWN) != "plain":
         del table["plain"]
     return _autotune.choose(_key("fwd", x, w, stride, pad), table, (x, w, b, stride, pad, ho, wo),
-                            model_forward(x, w, stride, pad, ho, wo), _work(x.shape[0], w, ho, wo), KNOWN)
+                            model_forward(x, w, stride, pad, ho, wo), _work(x.shape[0], w, ho, wo), KNOWN, problem)
 
 
 def _fft_backward(dout, x, w, stride, pad):
@@ -129,12 +133,16 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad):
     """Gradients ``(dx, dw, db)`` of the layer for ``dout`` (N, F, H', W'), the UNPADDED forward input ``x``
     (N, C, H, W) and filters ``w`` (F, C, KH, KW) -> (N, C, H, W), (F, C, KH, KW), (F,)."""
     stride, pad = tuple(stride), tuple(pad)
+    problem = ("bwd", x.dtype, x.shape, w.shape, stride, pad)
+    fn = _autotune.fast(problem)
+    if fn is not None:
+        return fn(dout, x, w, stride, pad)
     ho, wo = dout.shape[2:]
     table = _backward_candidates(stride)
     if _autotune.forced_name(KNOWN) != "plain":
         del table["plain"]
     return _autotune.choose(_key("bwd", x, w, stride, pad), table, (dout, x, w, stride, pad),
-                            model_backward(x, w, stride, pad, ho, wo), _work(x.shape[0], w, ho, wo), KNOWN)
+                            model_backward(x, w, stride, pad, ho, wo), _work(x.shape[0], w, ho, wo), KNOWN, problem)
 
 
 def chosen(op: str, x: np.ndarray, w: np.ndarray, stride, pad) -> str:

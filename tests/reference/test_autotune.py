@@ -103,6 +103,31 @@ def test_tuner_picks_an_existing_path_once(layer, monkeypatch):
         np.testing.assert_array_equal(a, b2)
 
 
+def test_a_settled_choice_is_reused_and_follows_the_settings(monkeypatch):
+    """Once a layer's choice is settled, does the next call reuse it without rebuilding anything, and does a change
+    of CONVKIT_CONV_ALGO (or clearing the plans) take effect on the next call instead of the settled choice?"""
+    n, c, h, w, f, k, s, p = TUNED_LAYERS[1]
+    rng, x, wt, b = _layer(n, c, h, w, f, k, np.float64)
+    problem = ("fwd", x.dtype, x.shape, wt.shape, (s, s), (p, p))
+    code = {name: getattr(fn, "__code__", None) for name, fn in _conv_plan._forward_candidates((s, s)).items()}
+    conv2d_forward(x, wt, b, stride=s, pad=p)                              # timed: settles nothing yet
+    assert _autotune.fast(problem) is None
+    want = conv2d_forward(x, wt, b, stride=s, pad=p)                       # the plan: settled for the next call
+    settled = _autotune.fast(problem)
+    assert settled is not None
+    assert getattr(settled, "__code__", None) == code[_conv_plan.chosen("fwd", x, wt, (s, s), (p, p))]
+    with monkeypatch.context() as patch:
+        patch.setattr(_conv_plan, "_forward_candidates", lambda stride: pytest.fail("rebuilt a settled choice"))
+        np.testing.assert_array_equal(conv2d_forward(x, wt, b, stride=s, pad=p), want)
+    monkeypatch.setenv(_autotune.ENV_FORCE, "im2col")
+    assert _autotune.fast(problem) is None, "another setting: the settled choice does not apply"
+    conv2d_forward(x, wt, b, stride=s, pad=p)
+    assert _autotune.fast(problem).__code__ is code["im2col"]
+    monkeypatch.delenv(_autotune.ENV_FORCE)
+    _autotune.clear()
+    assert _autotune.fast(problem) is None
+
+
 def test_small_layers_and_timing_off_take_the_model_choice(monkeypatch):
     """Below MIN_WORK, and for any layer with CONVKIT_AUTOTUNE=0, is nothing timed and the model's route run?"""
     monkeypatch.setattr(_autotune, "_measure", lambda *a: pytest.fail("timed a call that must not be timed"))
