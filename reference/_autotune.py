@@ -44,10 +44,18 @@ UNKNOWN_ALGORITHM = "{env}={name!r} is not an algorithm; expected one of {known}
 # can save, and the model choice is kept: about 0.1 ms of GEMM on one core.
 MIN_WORK = 2_000_000
 # Timed rounds after a warm-up; each candidate's best run counts (a preempted run on a shared machine only ever makes
-# a candidate look slower, so the minimum is the fair statistic). Measured: with 2 rounds run back to back per
-# candidate, 3 bench runs on a loaded 2-core machine picked 3 different plans for one layer; with 3 interleaved
-# rounds at a load of ~3 on 2 cores, a strided backward still picked a candidate 25% slower than the best, so 5.
-RUNS = 5
+# a candidate look slower, so the minimum is the fair statistic, and more rounds give it more chances to see a quiet
+# moment). Measured: with 2 rounds run back to back per candidate, 3 bench runs on a loaded 2-core machine picked 3
+# different plans for one layer; with 3 interleaved rounds at a load of ~3 on 2 cores, a strided backward still
+# picked a candidate 25% slower than the best; with 5 rounds of every candidate an idle machine picked im2col over
+# rows for N64 C1 28x28 K5 float64 4 times in 16, and rows over the FFT for N64 C16 14x14 K5
+# float32 in one bench run of two (1.66 against its floor of 1.5). So: RUNS rounds of every candidate, then
+# MORE_RUNS more of the contenders only (best so far within CONTENDER of the leader's), which spends the extra
+# rounds where the choice is close, not on candidates already far slower (the FFT on a one-channel layer): the
+# contenders get 9 rounds for about the time 5 rounds of everything took (1 in 16 wrong on that first layer).
+RUNS = 3
+MORE_RUNS = 6
+CONTENDER = 1.25
 # Before each timed run a buffer this large is overwritten, so every candidate starts from caches holding other
 # data, as it does where the choice pays: in a network (other layers run between two calls of one layer) and in the
 # benchmark (torch runs between). Without it the candidates inherit each other's cached memory. Measured on 4 layers,
@@ -159,14 +167,20 @@ def _measure(candidates: Mapping[str, Callable[..., Any]], args: tuple) -> tuple
     other round runs in reverse order, each starting one candidate further on: in a fixed order a candidate always
     ran right after its sibling (``rows`` then ``rows-x4``, sharing buffers the sibling had just brought into cache)
     and won 3 bench runs of 3, though it was the slower one when each was timed against torch. Each timed run
-    starts after :data:`EVICT_BYTES` of other memory has been written."""
+    starts after :data:`EVICT_BYTES` of other memory has been written. After :data:`RUNS` rounds only the
+    contenders (:data:`CONTENDER`) run, :data:`MORE_RUNS` rounds more."""
     names = list(candidates)
     if not _EVICT:
         _EVICT.append(np.empty(EVICT_BYTES, dtype=np.uint8))
     evict = _EVICT[0]
     results = {name: candidates[name](*args) for name in names}   # warm-up: scratch buffers, caches, page faults
     fastest = dict.fromkeys(names, float("inf"))
-    for round_ in range(RUNS):
+    for round_ in range(RUNS + MORE_RUNS):
+        if round_ == RUNS:
+            leader = min(fastest.values())
+            names = [name for name in names if fastest[name] <= CONTENDER * leader]
+            if len(names) == 1:
+                break
         shift = round_ % len(names)
         order = names[shift:] + names[:shift]
         for name in order[::-1] if round_ % 2 else order:

@@ -6,6 +6,8 @@ enough to be timed; the finer grids per route are in test_conv_algorithms.py and
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,31 @@ def test_tuner_picks_an_existing_path_once(layer, monkeypatch):
     assert "plain" not in measured[0] + measured[1], "the plain version is for reading, never timed"
     for a, b2 in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b2)
+
+
+def _busy(seconds: float, calls: list):
+    """A candidate that takes ``seconds`` per call (a busy wait on the clock) and counts its calls."""
+    def run():
+        calls.append(1)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        return seconds
+    return run
+
+
+def test_measure_spends_its_extra_rounds_on_contenders():
+    """After RUNS rounds of every candidate, do only those within CONTENDER of the best run MORE_RUNS more (one ten
+    times slower stops), does a lone contender end the timing early, and is the fastest one's own result returned?"""
+    calls: dict[str, list] = {"a": [], "b": [], "slow": []}
+    cands = {"a": _busy(1.0e-3, calls["a"]), "b": _busy(1.1e-3, calls["b"]), "slow": _busy(1.0e-2, calls["slow"])}
+    assert _autotune._measure(cands, ()) == ("a", 1.0e-3)
+    rounds = 1 + _autotune.RUNS                                         # the warm-up, then the timed rounds
+    assert len(calls["slow"]) == rounds
+    assert len(calls["a"]) == len(calls["b"]) == rounds + _autotune.MORE_RUNS
+    calls = {"a": [], "slow": []}
+    assert _autotune._measure({"a": _busy(1.0e-3, calls["a"]), "slow": _busy(1.0e-2, calls["slow"])}, ())[0] == "a"
+    assert len(calls["a"]) == len(calls["slow"]) == rounds
 
 
 def test_a_settled_choice_is_reused_and_follows_the_settings(monkeypatch):
