@@ -104,7 +104,10 @@ def max_pool2d(x, size=2, stride=None):
     """
     x, window, stride, out_hw = _geometry(x, size, stride)
     if window == stride:
-        return _tiled_max(x, window, out_hw)[1].copy()
+        out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        for block in _image_blocks(x):
+            _tiled_max(x[block], window, out_hw, out[block])
+        return out
     out = _reduce(_offsets(x, window, stride, out_hw), np.maximum)
     return out
 
@@ -173,18 +176,35 @@ def max_pool2d_backward(dout, x, size=2, stride=None):
     return dx
 
 
-def _tiled_max(x, window, out_hw):
-    """Max pooling of ``x`` (N, C, H, W) with stride = size: the views of its window columns, each (N, C, Hc, W')
-    with ``Hc = H' * KH``; the pooled ``out`` (N, C, H', W'); and the maxima of the window rows, ``rows``
-    (N, C, H', KH, W').
+# Pooling with stride = size goes over a block of images at a time, about one L2 cache of input: its passes (the
+# window columns, the rows, and in the backward the comparisons and dx) then re-read the block from cache instead of
+# the whole batch from memory. Measured, fwd+bwd of N64 C16 28x28 float64 timed interleaved with torch (whose calls
+# evict the caches, as the other layers of a network do): 0.83-0.86 of torch's time as one block, 0.64-0.65 in
+# blocks of 512 KiB (256 KiB: 0.70-0.73, 1 MiB: 0.73-0.74).
+_BLOCK_BYTES = 512 * 1024
 
-    ``out`` and ``rows`` are scratch buffers, valid until the next call: callers copy what they return."""
+
+def _image_blocks(x):
+    """Slices of ``x``'s first axis, each about :data:`_BLOCK_BYTES` of it (at least one image)."""
+    n = x.shape[0]
+    step = max(1, _BLOCK_BYTES // max(1, x[:1].nbytes))
+    return [slice(start, min(n, start + step)) for start in range(0, n, step)]
+
+
+def _tiled_max(x, window, out_hw, out=None):
+    """Max pooling of ``x`` (N, C, H, W) with stride = size: the views of its window columns, each (N, C, Hc, W')
+    with ``Hc = H' * KH``; the pooled ``out`` (N, C, H', W'), written into ``out`` when given; and the maxima of
+    the window rows, ``rows`` (N, C, H', KH, W').
+
+    ``rows`` (and ``out`` unless given) are scratch buffers, valid until the next call."""
     (kh, kw), (ho, wo) = window, out_hw
     n, c = x.shape[:2]
     cols = [x[:, :, :ho * kh, j:wo * kw:kw] for j in range(kw)]
     rowmax = _reduce_into(cols, _scratch("pool_rowmax", (n, c, ho * kh, wo), x.dtype))
     rows = rowmax.reshape(n, c, ho, kh, wo)
-    out = _reduce_into([rows[:, :, :, i] for i in range(kh)], _scratch("pool_out", (n, c, ho, wo), x.dtype))
+    if out is None:
+        out = _scratch("pool_out", (n, c, ho, wo), x.dtype)
+    out = _reduce_into([rows[:, :, :, i] for i in range(kh)], out)
     return cols, out, rows
 
 
@@ -222,17 +242,22 @@ def _tiled_max_backward(dout, x, window, out_hw):
     first window row holding the window's maximum, then within that row to the first column holding the row's
     maximum (the same element: row-major order within the window). Every view compared in the second step is one
     long strided run, as the row maxima are laid out like the columns. A window holding NaN has no maximum: its
-    gradient goes to its last row (and there to the last element if that row holds the NaN).
+    gradient goes to its last row (and there to the last element if that row holds the NaN). Block by block of
+    images (:func:`_image_blocks`).
     """
     (kh, kw), (ho, wo) = window, out_hw
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     hc = ho * kh
-    cols, out, rows = _tiled_max(x, window, out_hw)
-    row_grad = _scratch("pool_row_grad", (n, c, ho, kh, wo), x.dtype)
-    _first_hits([rows[:, :, :, i] for i in range(kh)], out, dout, [row_grad[:, :, :, i] for i in range(kh)], "row")
     dx = (np.empty if (hc, wo * kw) == (h, w) else np.zeros)(x.shape, dtype=x.dtype)
-    _first_hits(cols, rows.reshape(n, c, hc, wo), row_grad.reshape(n, c, hc, wo),
-                [dx[:, :, :hc, j:wo * kw:kw] for j in range(kw)], "col")
+    for block in _image_blocks(x):
+        xb, dxb = x[block], dx[block]
+        n, c = xb.shape[:2]
+        cols, out, rows = _tiled_max(xb, window, out_hw)
+        row_grad = _scratch("pool_row_grad", (n, c, ho, kh, wo), x.dtype)
+        _first_hits([rows[:, :, :, i] for i in range(kh)], out, dout[block], [row_grad[:, :, :, i] for i in range(kh)],
+                    "row")
+        _first_hits(cols, rows.reshape(n, c, hc, wo), row_grad.reshape(n, c, hc, wo),
+                    [dxb[:, :, :hc, j:wo * kw:kw] for j in range(kw)], "col")
     return dx
 
 

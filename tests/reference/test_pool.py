@@ -129,6 +129,25 @@ def test_max_pool_matches_torch(nc, hw, window, dtype, kind, rng):
         np.testing.assert_array_equal(dx, want_dx, err_msg="max_pool2d_backward routes differently from torch")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window", [2, 3, (2, 3)])
+@pytest.mark.parametrize("kind", ["relu", "small_ints"])
+def test_max_pool_in_blocks_of_images_matches_torch(window, kind, dtype, rng):
+    """With stride = size a batch is pooled in blocks of images (reference.pool._image_blocks): over several
+    blocks and a shorter last one, odd sizes left uncovered, do forward and backward still match torch exactly?"""
+    from reference import pool
+
+    x = _data(kind, (1, 5, 47, 45), dtype, rng)
+    n = 2 * (pool._BLOCK_BYTES // x.nbytes) + 1                         # two whole blocks and a single image
+    x = _data(kind, (n, 5, 47, 45), dtype, rng)
+    assert len(pool._image_blocks(x)) == 3
+    out = max_pool2d(x, window)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    want_out, want_dx = _torch_pool(F.max_pool2d, x, dout, window, None)
+    np.testing.assert_array_equal(out, want_out)
+    np.testing.assert_array_equal(max_pool2d_backward(dout, x, window), want_dx)
+
+
 @pytest.mark.parametrize("nc, hw, window, dtype", _grid(SHAPES_NC, SHAPES_HW, WINDOWS, DTYPES))
 def test_avg_and_sum_pool_match_torch(nc, hw, window, dtype, rng):
     """Do avg_pool2d / sum_pool2d and their backward agree with F.avg_pool2d (times the window area for sums)?"""
