@@ -29,7 +29,7 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from reference._conv_impl import _scratch
+from reference._conv_impl import _per_block, _scratch
 
 __all__ = []  # private module: the public API is reference.conv
 
@@ -43,7 +43,7 @@ def _images_per_block(n: int, bytes_per_image: int, scale: int = 1) -> int:
 
     ``scale`` is the autotuner's knob (:mod:`reference._conv_plan`): the best block is about one core's L2 cache,
     which differs between CPUs (1 MiB on the machine the default was measured on, 2 MiB on others)."""
-    return max(1, min(n, _BLOCK_BYTES * scale // max(1, bytes_per_image)))
+    return _per_block(n, bytes_per_image, _BLOCK_BYTES * scale)
 
 
 def _windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int) -> np.ndarray:

@@ -54,6 +54,12 @@ _SCRATCH = threading.local()  # per thread, so concurrent calls never share a bu
 _SCRATCH_LIMIT = 64
 
 
+def _per_block(n: int, bytes_per_image: int, budget: int) -> int:
+    """How many of ``n`` images fit in ``budget`` bytes at ``bytes_per_image`` each (at least 1, at most ``n``): the
+    block size of every loop over blocks of images (the conv routes, pooling)."""
+    return max(1, min(n, budget // max(1, bytes_per_image)))
+
+
 def _scratch(tag: str, shape: tuple, dtype, zeroed: bool = False) -> np.ndarray:
     """A reusable uninitialised buffer for an intermediate named ``tag``; never returned to callers.
 

@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from reference._conv_impl import _scratch
+from reference._conv_impl import _per_block, _scratch
 
 __all__ = []  # private module: the public API is reference.conv
 
@@ -123,7 +123,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, pad, ho: int, w
     """
     n, f, k = x.shape[0], w.shape[0], w[0].size
     _, _, views, perm, (_, _, _, s), span = _phase_layout(x, w, stride, pad, ho)
-    nb = max(1, min(n, _BLOCK_BYTES * scale // ((k + 1) * span * x.itemsize)))
+    nb = _per_block(n, (k + 1) * span * x.itemsize, _BLOCK_BYTES * scale)
     cols = _scratch("phase_cols", (nb, k + 1, span), x.dtype)
     wb = np.empty((f, k + 1), dtype=x.dtype)                              # bias last, against the row of ones
     wb[:, :k] = w.reshape(f, k)[:, perm]
@@ -157,7 +157,7 @@ def backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride, pad,
     grid[..., :wo] = dout
     grid = grid.reshape(n, f, span)
     pitch = hq * s + s                                                  # R: room for every tap's shift in zeros
-    nb = max(1, min(n, _BLOCK_BYTES * scale // ((2 * k + 1) * pitch * x.itemsize)))
+    nb = _per_block(n, (2 * k + 1) * pitch * x.itemsize, _BLOCK_BYTES * scale)
     cols = _scratch("phase_cols", (nb, k + 1, span), x.dtype)
     taps = _scratch(f"phase_taps_{span}_{pitch}", (nb * k + 1, pitch), x.dtype, zeroed=True)
     dwb_parts = _scratch("phase_dwb", (nb, f, k + 1), x.dtype)

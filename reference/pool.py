@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference._checks import as_float_array, pair, same_float_dtype
-from reference._conv_impl import _scratch
+from reference._conv_impl import _per_block, _scratch
 
 __all__ = [
     "max_pool2d",
@@ -187,7 +187,7 @@ _BLOCK_BYTES = 512 * 1024
 def _image_blocks(x):
     """Slices of ``x``'s first axis, each about :data:`_BLOCK_BYTES` of it (at least one image)."""
     n = x.shape[0]
-    step = max(1, _BLOCK_BYTES // max(1, x[:1].nbytes))
+    step = _per_block(n, x[:1].nbytes, _BLOCK_BYTES)
     return [slice(start, min(n, start + step)) for start in range(0, n, step)]
 
 
