@@ -130,16 +130,18 @@ def test_max_pool_matches_torch(nc, hw, window, dtype, kind, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("window", [2, 3, (2, 3)])
+@pytest.mark.parametrize("window, hw", [(2, (47, 45)), (3, (47, 45)), ((2, 3), (47, 45)), (2, (46, 44))])
 @pytest.mark.parametrize("kind", ["relu", "small_ints"])
-def test_max_pool_in_blocks_of_images_matches_torch(window, kind, dtype, rng):
+def test_max_pool_in_blocks_of_images_matches_torch(window, hw, kind, dtype, rng):
     """With stride = size a batch is pooled in blocks of images (reference.pool._image_blocks): over several
-    blocks and a shorter last one, odd sizes left uncovered, do forward and backward still match torch exactly?"""
+    blocks and a shorter last one, odd sizes left uncovered, and 2x2 windows tiling the image exactly (the flat
+    route, reference.pool._pair_maxima), do forward and backward still match torch exactly?"""
     from reference import pool
 
-    x = _data(kind, (1, 5, 47, 45), dtype, rng)
+    x = _data(kind, (1, 5) + hw, dtype, rng)
     n = 2 * (pool._BLOCK_BYTES // x.nbytes) + 1                         # two whole blocks and a single image
-    x = _data(kind, (n, 5, 47, 45), dtype, rng)
+    x = _data(kind, (n, 5) + hw, dtype, rng)
+    assert pool._pairs(x, pool.pair(window, "size"), (hw[0] // 2, hw[1] // 2)) == (window == 2 and hw == (46, 44))
     assert len(pool._image_blocks(x)) == 3
     out = max_pool2d(x, window)
     dout = rng.standard_normal(out.shape).astype(dtype)
@@ -256,3 +258,23 @@ def test_torch_sees_same_tie_rule():
     xt = torch.zeros((1, 1, 2, 2), dtype=torch.float64, requires_grad=True)
     F.max_pool2d(xt, 2).sum().backward()
     assert xt.grad[0, 0, 0, 0] == 1 and xt.grad.sum() == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flat_2x2_route_routes_like_the_planes_route(dtype, rng):
+    """2x2 windows that tile the image take the flat route (reference.pool._pair_backward); one more column, left
+    uncovered, sends the same windows through the planes route. With NaN, infinities, signed zeros and ties in
+    every window, do both give the same output (signed zeros included) and send each gradient to the same element?"""
+    from reference import pool
+
+    values = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1.0, -2.0], dtype=dtype)
+    x = rng.choice(values, size=(3, 4, 8, 10)).astype(dtype)
+    wide = np.concatenate([x, rng.standard_normal((3, 4, 8, 1)).astype(dtype)], axis=3)
+    assert pool._pairs(x, (2, 2), (4, 5)) and not pool._pairs(wide, (2, 2), (4, 5))
+    dout = rng.standard_normal((3, 4, 4, 5)).astype(dtype)
+    out, wide_out = max_pool2d(x), max_pool2d(wide)
+    np.testing.assert_array_equal(out, wide_out)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(wide_out))
+    dx, wide_dx = max_pool2d_backward(dout, x), max_pool2d_backward(dout, wide)
+    np.testing.assert_array_equal(dx, wide_dx[..., :10])
+    assert np.count_nonzero(dx) == np.count_nonzero(dout)             # one element per window, nothing lost
