@@ -333,9 +333,10 @@ def _tiled_max_backward(dout, x, window, out_hw):
     """:func:`max_pool2d_backward` for stride = size, in the two steps of :func:`_tiled_max`: ``dout`` goes to the
     first window row holding the window's maximum, then within that row to the first column holding the row's
     maximum (the same element: row-major order within the window). The comparisons run on the contiguous
-    :func:`_planes`; the last step writes straight into the strided views of ``dx``. A window holding NaN has no
-    maximum: its gradient goes to its last row (and there to the last element if that row holds the NaN). Block by
-    block of images (:func:`_image_blocks`).
+    :func:`_planes`, and each window row's gradients are copied into their views of ``dx`` (slightly faster than
+    writing the products straight into those views). A window holding NaN has no maximum: its gradient goes to its
+    last row (and there to the last element if that row holds the NaN). Block by block of images
+    (:func:`_image_blocks`); 2x2 windows that tile ``x`` go :func:`_pair_backward`'s flat route instead.
     """
     (kh, kw), (ho, wo) = window, out_hw
     h, w = x.shape[2:]
