@@ -70,11 +70,15 @@ def _offsets(a, window, stride, out_hw):
     return [a[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] for i in range(kh) for j in range(kw)]
 
 
-def _reduce(views, ufunc):
-    """``ufunc`` folded over ``views`` into one new array (one pass per view, no temporaries)."""
+def _reduce(views, ufunc, out=None):
+    """``ufunc`` folded over ``views`` into ``out``, or one new array when not given (one pass per view, no
+    temporaries)."""
     if len(views) == 1:
-        return views[0].copy()
-    out = ufunc(views[0], views[1])
+        if out is None:
+            return views[0].copy()
+        np.copyto(out, views[0])
+        return out
+    out = ufunc(views[0], views[1], out=out)
     for v in views[2:]:
         ufunc(out, v, out=out)
     return out
@@ -293,22 +297,11 @@ def _tiled_max(x, window, out_hw, out=None):
     planes = _planes(x, window, out_hw)
     rows = _scratch("pool_rowmax", planes.shape[:1] + planes.shape[2:], x.dtype)
     for i in range(kh):
-        _reduce_into([planes[i, j] for j in range(kw)], rows[i])
+        _reduce([planes[i, j] for j in range(kw)], np.maximum, rows[i])
     if out is None:
         out = _scratch("pool_out", rows.shape[1:], x.dtype)
-    out = _reduce_into(list(rows), out)
+    out = _reduce(list(rows), np.maximum, out)
     return planes, out, rows
-
-
-def _reduce_into(views, out):
-    """The elementwise maximum of ``views`` written into ``out``."""
-    if len(views) == 1:
-        np.copyto(out, views[0])
-        return out
-    np.maximum(views[0], views[1], out=out)
-    for v in views[2:]:
-        np.maximum(out, v, out=out)
-    return out
 
 
 def _first_hits(views, target, grad, dests, tag):
